@@ -333,4 +333,3 @@ func thresholdTable(s *results.Summary) Table {
 	}
 	return t
 }
-
