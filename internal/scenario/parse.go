@@ -1214,4 +1214,3 @@ func (sd *scenarioDecoder) markFeeds(st *Step) {
 		}
 	}
 }
-
