@@ -134,6 +134,13 @@ func isIdentByte(c byte) bool {
 
 func (p *parser) parse() (Threshold, error) {
 	var t Threshold
+	for i, r := range p.src {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(p.src[i:]); size == 1 {
+				return t, p.errAt(i, "invalid UTF-8")
+			}
+		}
+	}
 	p.skipSpace()
 	start := p.pos
 	for p.pos < len(p.src) && isIdentByte(p.src[p.pos]) {
@@ -369,7 +376,8 @@ func (t Threshold) String() string {
 
 func quoteScope(v string) string {
 	if strings.ContainsAny(v, ",} \t\"\\") {
-		return strconv.Quote(v)
+		// Only \" and \\ are escapes inside a quoted scope value.
+		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
 	}
 	return v
 }
