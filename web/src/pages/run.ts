@@ -1,0 +1,435 @@
+// One screen for a test run: the load (RPS, latency percentiles, failures,
+// VUs) on top and, on the same time axis, the target service's containers
+// (CPU against limit, throttling, memory against limit), its replicas and
+// its hosts' CPU, with run and scaling events marked on every chart.
+
+import { api, type HubEvent, type LatencyWindow, type Run, type Tick } from '../api';
+import type { PageContext, Page } from '../app';
+import type { Marker } from '../chart';
+import { h, replace, type Child } from '../dom';
+import { fmtCount, fmtDuration, fmtMs, fmtPct, fmtRps, fmtTime, fmtUs } from '../format';
+import { PanelGroup, describe, type PanelDef } from '../panels';
+import { containerLabel, perSecond, sel } from '../queries';
+import { TimeBar, Timeline } from '../timebar';
+import { errorBox, section, statusBadge, table } from './common';
+
+export function markerText(e: HubEvent): string {
+  switch (e.kind) {
+    case 'run_started':
+      return 'run start';
+    case 'run_finished':
+      return 'run end';
+    case 'run_aborted':
+      return 'run aborted';
+    case 'scale_out':
+      return `scale out${e.fields?.replicas ? ` → ${e.fields.replicas}` : ''}`;
+    case 'scale_in':
+      return `scale in${e.fields?.replicas ? ` → ${e.fields.replicas}` : ''}`;
+    default:
+      return e.kind.replaceAll('_', ' ');
+  }
+}
+
+function loadPanels(run: Run): PanelDef[] {
+  const r = { run: run.id };
+  const multiName = (run.names?.length ?? 0) > 1;
+  return [
+    {
+      panel: { id: 'rps', title: 'Throughput', unit: 'req/s', empty: 'no seconds stored for this run in this range' },
+      queries: () => [
+        ...(multiName ? [{ expr: (s: number) => `sum(${perSecond(sel('brink_requests_total', r), s)})`, label: () => 'all requests', colorKey: () => 'all' }] : []),
+        { expr: (s) => `sum by (name) (${perSecond(sel('brink_requests_total', r), s)})`, label: (m) => m.name || 'requests', colorKey: (m) => `name|${m.name}` },
+      ],
+    },
+    {
+      panel: { id: 'latency', title: 'Latency per second (all requests)', unit: 'ms' },
+      queries: () =>
+        (['0.5', '0.95', '0.99'] as const).map((q) => ({
+          expr: (s: number) => {
+            const g = sel('brink_run_latency_seconds', { ...r, quantile: q });
+            return s <= 1 ? `max(${g})` : `max(max_over_time(${g}[${s}s]))`;
+          },
+          label: () => `p${Number(q) * 100}`,
+          colorKey: () => `q${q}`,
+          scale: 1000,
+        })),
+    },
+    {
+      panel: { id: 'failures', title: 'Failures', unit: 'per/s' },
+      queries: () => [
+        { expr: (s) => `sum(${perSecond(sel('brink_failures_total', r), s)})`, label: () => 'all failures', colorKey: () => 'all' },
+        { expr: (s) => `sum by (kind) (${perSecond(sel('brink_failures_total', r), s)})`, label: (m) => m.kind ?? '?', colorKey: (m) => `kind|${m.kind}`, dropAllZero: true },
+      ],
+    },
+    {
+      panel: { id: 'vus', title: 'Virtual users', unit: 'count', height: 120 },
+      queries: () => [
+        { expr: () => `sum(${sel('brink_vus', r)})`, label: () => 'VUs', colorKey: () => 'vus' },
+        { expr: () => `sum(${sel('brink_target_rate', r)})`, label: () => 'target rate (iterations/s)', colorKey: () => 'rate', dashed: true, dropAllZero: true },
+      ],
+    },
+  ];
+}
+
+function servicePanels(service: () => string): PanelDef[] {
+  const c = (metric: string) => sel(metric, { service: service() }, 'name!=""');
+  const byC = 'host, name';
+  const withHost = (m: Record<string, string>) => containerLabel(m, true);
+  const key = (m: Record<string, string>) => `${m.host}|${m.name}`;
+  return [
+    {
+      panel: { id: 'container-cpu', title: 'Container CPU against limit', unit: 'cores', empty: 'no container of this service in this range' },
+      queries: () => [
+        { expr: (s) => `sum by (${byC}) (${perSecond(c('container_cpu_usage_seconds_total'), s)})`, label: withHost, colorKey: key },
+        { expr: () => `max by (${byC}) (${c('container_spec_cpu_quota')} / ${c('container_spec_cpu_period')}) > 0`, label: (m) => `${withHost(m)} limit`, colorKey: key, dashed: true },
+        { expr: (s) => `sum(${perSecond(c('container_cpu_usage_seconds_total'), s)})`, label: () => 'all replicas (sum)', colorKey: () => '~sum' },
+      ],
+    },
+    {
+      panel: { id: 'container-throttling', title: 'CPU throttling (throttled periods / periods)', unit: 'ratio', yMax: 1, height: 130 },
+      queries: () => [
+        {
+          expr: (s) =>
+            `sum by (${byC}) (${perSecond(c('container_cpu_cfs_throttled_periods_total'), s)}) / sum by (${byC}) (${perSecond(c('container_cpu_cfs_periods_total'), s)})`,
+          label: withHost,
+          colorKey: key,
+        },
+      ],
+    },
+    {
+      panel: { id: 'container-memory', title: 'Container memory working set against limit', unit: 'bytes' },
+      queries: () => [
+        { expr: () => `max by (${byC}) (${c('container_memory_working_set_bytes')})`, label: withHost, colorKey: key },
+        { expr: () => `max by (${byC}) (${c('container_spec_memory_limit_bytes')}) > 0`, label: (m) => `${withHost(m)} limit`, colorKey: key, dashed: true },
+      ],
+    },
+    {
+      panel: { id: 'replicas', title: 'Replicas', unit: 'count', height: 100 },
+      queries: () => [{ expr: () => `count(${c('container_memory_working_set_bytes')})`, label: () => `replicas of ${service()}`, colorKey: () => 'replicas' }],
+    },
+    {
+      panel: { id: 'host-cpu', title: "CPU of the service's hosts", unit: 'cores', empty: 'no host metrics for the hosts of this service' },
+      queries: () => {
+        const onHosts = `and on (host) group by (host) (${c('container_memory_working_set_bytes')})`;
+        return [
+          { expr: (s) => `sum by (host) (${perSecond('node_cpu_seconds_total{mode!~"idle|iowait"}', s)}) ${onHosts}`, label: (m) => m.host ?? '?', colorKey: (m) => `host|${m.host}` },
+          { expr: () => `count by (host) (node_cpu_seconds_total{mode="idle"}) ${onHosts}`, label: (m) => `${m.host ?? '?'} CPUs`, colorKey: (m) => `host|${m.host}`, dashed: true },
+        ];
+      },
+    },
+  ];
+}
+
+export function runPage(ctx: PageContext): Page {
+  const { root, params } = ctx;
+  const id = params.id;
+  const ac = new AbortController();
+  let inner: Page | null = null;
+  replace(root, h('p', { class: 'dim' }, `loading run ${id}…`));
+  api
+    .run(id, ac.signal)
+    .then((run) => {
+      if (!ac.signal.aborted) inner = buildRunPage(ctx, run);
+    })
+    .catch((err) => {
+      if (!ac.signal.aborted) replace(root, errorBox(describe(err)), h('p', null, h('a', { href: '/runs' }, 'All runs')));
+    });
+  return {
+    destroy() {
+      ac.abort();
+      inner?.destroy();
+    },
+    onQuery() {
+      inner?.onQuery?.();
+    },
+  };
+}
+
+function buildRunPage(ctx: PageContext, initial: Run): Page {
+  const { app, root } = ctx;
+  let run = initial;
+  const urlService = () => app.currentQuery().get('service') ?? '';
+  const service = () => urlService() || run.target_service;
+  const pre = 15;
+
+  const timeline = new Timeline(app, () => {
+    const start = Math.floor(run.started_ms / 1000) - pre;
+    if (run.status === 'running') return { live: true, from: Math.min(start, app.nowSeconds() - 300), to: app.nowSeconds() };
+    const end = Math.ceil((run.ended_ms ?? run.last_second_ms ?? run.started_ms) / 1000) + pre;
+    return { live: false, from: start, to: Math.max(end, start + 30) };
+  });
+  const bar = new TimeBar(timeline);
+
+  const head = h('div', { class: 'run-head' });
+  const tiles = h('div', { class: 'tiles' });
+  const latencyBox = h('div', { class: 'table-box', data: { table: 'window-latency' } });
+  const namesBox = h('div', { class: 'table-box', data: { table: 'by-name' } });
+  const eventsBox = h('div', { class: 'table-box', data: { table: 'events' } });
+  const thresholdsBox = h('div', { class: 'table-box' });
+  const scenarioBox = h('div');
+  const serviceHead = h('div', { class: 'service-head' });
+  const liveTiles = h('span', { class: 'live-tiles' });
+
+  const load = new PanelGroup(timeline, loadPanels(run), `run-${run.id}`, (c) => onLoaded(c));
+  const svc = new PanelGroup(timeline, servicePanels(service), `run-${run.id}`, () => undefined);
+
+  replace(
+    root,
+    head,
+    tiles,
+    bar.el,
+    h('h2', { class: 'band' }, 'Load'),
+    h('div', { class: 'panels stack' }, load.elements),
+    h('h2', { class: 'band' }, serviceHead),
+    h('div', { class: 'panels stack' }, svc.elements),
+    h(
+      'div',
+      { class: 'grid-2 below' },
+      section('Latency over the visible range (exact, merged histograms)', latencyBox),
+      section('By request name (whole run)', namesBox),
+    ),
+    section('Events', eventsBox),
+    section('Thresholds', thresholdsBox),
+    section('Scenario', scenarioBox),
+  );
+
+  function renderHead(): void {
+    const labels = Object.entries(run.labels ?? {});
+    const duration = ((run.ended_ms ?? run.last_second_ms ?? run.started_ms) - run.started_ms) / 1000;
+    replace(
+      head,
+      h('div', { class: 'title-line' }, h('h1', null, run.name || run.id), statusBadge(run)),
+      h(
+        'dl',
+        { class: 'facts' },
+        fact('id', h('code', null, run.id)),
+        fact('target service', run.target_service || h('span', { class: 'dim' }, 'none given')),
+        fact('started', fmtTime(run.started_ms)),
+        fact(run.ended_ms ? 'ended' : 'last second', fmtTime(run.ended_ms ?? run.last_second_ms)),
+        fact('duration', fmtDuration(duration)),
+        fact('sources', (run.sources ?? []).map((s) => `${s.source} (${s.status}, ${s.seconds} s)`).join(', ') || '–'),
+        labels.length ? fact('labels', labels.map(([k, v]) => h('span', { class: 'label-pill' }, `${k}=${v}`))) : null,
+      ),
+    );
+    const t = run.totals;
+    const lat = t?.latency_ms;
+    replace(
+      tiles,
+      tile('requests', fmtCount(t?.requests)),
+      tile('mean rate', fmtRps(t?.rps)),
+      tile('failures', fmtCount(t?.failures), (t?.failures ?? 0) > 0 ? 'bad' : undefined),
+      tile('error rate', fmtPct(t?.error_rate, 3), (t?.error_rate ?? 0) > 0 ? 'bad' : undefined),
+      tile('p50', fmtMs(lat?.p50)),
+      tile('p95', fmtMs(lat?.p95)),
+      tile('p99', fmtMs(lat?.p99)),
+      tile('max', fmtMs(lat?.max)),
+      liveTiles,
+    );
+    replace(
+      namesBox,
+      table(
+        'by-name',
+        [
+          { title: 'request', cell: (r: [string, NonNullable<Run['totals']>]) => r[0] },
+          { title: 'requests', num: true, cell: (r) => fmtCount(r[1].requests) },
+          { title: 'failures', num: true, cell: (r) => fmtCount(r[1].failures) },
+          { title: 'rate', num: true, cell: (r) => fmtRps(r[1].rps) },
+          { title: 'p50', num: true, cell: (r) => fmtMs(r[1].latency_ms?.p50) },
+          { title: 'p95', num: true, cell: (r) => fmtMs(r[1].latency_ms?.p95) },
+          { title: 'p99', num: true, cell: (r) => fmtMs(r[1].latency_ms?.p99) },
+          { title: 'max', num: true, cell: (r) => fmtMs(r[1].latency_ms?.max) },
+        ],
+        Object.entries(run.by_name ?? {}),
+        'No per-name figures yet.',
+      ),
+    );
+    replace(
+      thresholdsBox,
+      table(
+        'thresholds',
+        [
+          { title: 'threshold', cell: (r) => h('code', null, r.expr) },
+          { title: 'metric', cell: (r) => r.metric },
+          { title: 'actual', num: true, cell: (r) => fmtCount(r.actual) },
+          { title: 'limit', num: true, cell: (r) => fmtCount(r.limit) },
+          { title: 'outcome', cell: (r) => h('span', { class: r.ok ? 'badge ok' : 'badge bad' }, r.ok ? 'held' : 'failed') },
+        ],
+        run.thresholds ?? [],
+        run.thresholds_ok === null ? 'Thresholds are judged when the run finishes.' : 'The run had no thresholds.',
+      ),
+    );
+    replace(scenarioBox, run.scenario ? h('pre', { class: 'scenario' }, run.scenario) : h('p', { class: 'empty-note' }, 'No scenario file (started with --url).'));
+    renderServiceHead();
+  }
+
+  function renderLiveTiles(t: Tick): void {
+    const r = t.runs.find((x) => x.id === run.id);
+    if (!r) {
+      replace(liveTiles);
+      return;
+    }
+    replace(liveTiles, tile('now: rate', fmtRps(r.rps), 'live'), tile('now: p95', fmtMs(r.p95_ms), 'live'), tile('now: VUs', fmtCount(r.vus), 'live'));
+  }
+
+  const serviceSelect = h('select', {
+    'aria-label': 'service shown below the load',
+    on: {
+      change: () => {
+        const q = app.currentQuery();
+        const v = serviceSelect.value;
+        if (v && v !== run.target_service) q.set('service', v);
+        else q.delete('service');
+        app.setQuery(q, true);
+        renderServiceHead();
+        void svc.reload();
+        void loadEvents();
+      },
+    },
+  });
+  async function fillServices(): Promise<void> {
+    try {
+      const list = await api.services(null);
+      const names = new Set(list.services.map((s) => s.service));
+      if (run.target_service) names.add(run.target_service);
+      if (urlService()) names.add(urlService());
+      replace(
+        serviceSelect,
+        h('option', { value: '' }, run.target_service ? `${run.target_service} (target)` : 'choose a service'),
+        [...names].filter((n) => n !== run.target_service).sort().map((n) => h('option', { value: n }, n)),
+      );
+      serviceSelect.value = urlService();
+    } catch (err) {
+      replace(serviceSelect, h('option', { value: '' }, `services unavailable: ${describe(err)}`));
+    }
+  }
+  function renderServiceHead(): void {
+    const s = service();
+    replace(
+      serviceHead,
+      s ? ['Service ', h('span', { class: 'svc-name' }, s), ' — its containers and hosts'] : 'No target service: pick one to see its containers on this time axis',
+      ' ',
+      serviceSelect,
+    );
+  }
+
+  async function loadLatency(): Promise<void> {
+    const v = timeline.view;
+    try {
+      const w = await api.latency(run.id, v.from, v.to + 1);
+      renderLatency(w);
+    } catch (err) {
+      replace(latencyBox, errorBox(describe(err)));
+    }
+  }
+  function renderLatency(w: LatencyWindow): void {
+    const rows: [string, string][] = [
+      ['window', `${fmtTime(w.from_ms)} → ${fmtTime(w.to_ms)}`],
+      ['seconds with data', fmtCount(w.seconds)],
+      ['requests', fmtCount(w.count)],
+      ['min', fmtUs(w.min_us)],
+      ['mean', fmtUs(w.mean_us)],
+      ...w.quantiles.map((q) => [q.q === 1 ? 'max' : `p${+(q.q * 100).toFixed(1)}`, fmtUs(q.us)] as [string, string]),
+    ];
+    replace(latencyBox, h('table', { class: 'data kv' }, h('tbody', null, rows.map(([k, val]) => h('tr', null, h('th', null, k), h('td', { class: 'num' }, val))))));
+  }
+
+  let events: HubEvent[] = [];
+  async function loadEvents(): Promise<void> {
+    const v = timeline.view;
+    try {
+      const res = await api.events({ from: v.from, to: v.to + 1, limit: 1000 });
+      events = res.events.filter(relevant);
+      showEvents();
+    } catch (err) {
+      replace(eventsBox, errorBox(describe(err)));
+    }
+  }
+  function pinEvent(ev: Event, e: HubEvent): void {
+    ev.preventDefault();
+    timeline.pin(Math.round(e.time_ms / 1000));
+  }
+  function relevant(e: HubEvent): boolean {
+    return e.run === run.id || (service() !== '' && e.service === service());
+  }
+  function showEvents(): void {
+    const markers: Marker[] = events.map((e) => ({ t: e.time_ms / 1000, kind: e.kind, text: markerText(e) }));
+    load.setMarkers(markers);
+    svc.setMarkers(markers);
+    replace(
+      eventsBox,
+      table(
+        'events',
+        [
+          { title: 'time', cell: (e: HubEvent) => h('a', { href: '#', on: { click: (ev) => pinEvent(ev, e) } }, fmtTime(e.time_ms)) },
+          { title: 'kind', cell: (e) => h('span', { class: `ev ev-${e.kind}` }, e.kind) },
+          { title: 'service', cell: (e) => e.service },
+          { title: 'host', cell: (e) => e.host },
+          { title: 'message', cell: (e) => e.message },
+        ],
+        events,
+        'No events in this range.',
+        (e) => ({ kind: e.kind }),
+      ),
+    );
+  }
+
+  async function refreshRun(): Promise<void> {
+    try {
+      run = await api.run(run.id);
+      renderHead();
+    } catch (err) {
+      replace(thresholdsBox, errorBox(describe(err)));
+    }
+  }
+
+  let ticks = 0;
+  function onLoaded(c: string): void {
+    if (c === 'range') {
+      void loadLatency();
+      void loadEvents();
+    }
+  }
+  const offStream = app.stream.subscribe({
+    tick: (t) => {
+      timeline.tick(t.now_ms / 1000);
+      renderLiveTiles(t);
+      ticks++;
+      const active = run.status === 'running' || t.runs.some((r) => r.id === run.id && r.status !== run.status);
+      if (active && ticks % 2 === 0) void refreshRun();
+      if (timeline.view.live && ticks % 5 === 0) void loadLatency();
+    },
+    event: (e) => {
+      if (!relevant(e)) return;
+      events = [e, ...events.filter((x) => x.id !== e.id)];
+      showEvents();
+      if (e.run === run.id) void refreshRun();
+    },
+  });
+
+  renderHead();
+  void fillServices();
+  void load.reload();
+  void svc.reload();
+
+  return {
+    destroy() {
+      offStream();
+      load.destroy();
+      svc.destroy();
+      bar.destroy();
+    },
+    onQuery() {
+      renderServiceHead();
+      serviceSelect.value = urlService();
+      timeline.fromURL();
+    },
+  };
+}
+
+function fact(term: string, value: Child): Child[] {
+  return [h('dt', null, term), h('dd', null, value)];
+}
+
+function tile(label: string, value: string, cls?: string): HTMLElement {
+  return h('div', { class: cls ? `tile ${cls}` : 'tile', data: { tile: label } }, h('div', { class: 'tile-label' }, label), h('div', { class: 'tile-value' }, value));
+}
