@@ -1,0 +1,37 @@
+// Package lb drives the load balancer in front of a service's replicas.
+// HAProxy is driven through its Runtime API (the admin stats socket):
+// servers are added, set ready, drained and deleted while HAProxy runs, with
+// no reload, so no connection is dropped. brink also writes HAProxy's
+// initial configuration (config.go) and reads its statistics (stat.go).
+package lb
+
+import (
+	"context"
+	"time"
+)
+
+// Server is one backend server as the load balancer reports it.
+type Server struct {
+	Backend  string
+	Name     string
+	Addr     string // host:port
+	Status   string // HAProxy's status column: UP, DOWN, MAINT, DRAIN, no check, ...
+	Sessions int64  // current sessions (scur)
+	Queued   int64  // requests queued for this server (qcur)
+	Total    int64  // sessions since start (stot)
+}
+
+// Balancer is what the autoscaler needs from a load balancer.
+type Balancer interface {
+	// Servers lists a backend's servers.
+	Servers(ctx context.Context, backend string) ([]Server, error)
+	// AddServer adds a server and makes it ready to take traffic.
+	AddServer(ctx context.Context, backend, name, addr string) error
+	// Drain stops sending new sessions to a server; current ones finish.
+	Drain(ctx context.Context, backend, name string) error
+	// WaitIdle waits until a server has no sessions and no queue, for at
+	// most timeout; idle reports whether it got there.
+	WaitIdle(ctx context.Context, backend, name string, timeout time.Duration) (idle bool, err error)
+	// DeleteServer takes a server out of the backend for good.
+	DeleteServer(ctx context.Context, backend, name string) error
+}
