@@ -169,7 +169,7 @@ func (p *Progress) block(state string) []string {
 		if left := plannedSec - elapsed; left > 0 && state == "running" {
 			status += ", " + FormatSeconds(left) + " left"
 		} else if state == "running" {
-			status += ", finishing in-flight requests"
+			status += ", stopping"
 		}
 	default:
 		status = fmt.Sprintf("%s %s, until stopped", state, FormatSeconds(elapsed))
