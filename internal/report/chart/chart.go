@@ -64,6 +64,9 @@ type XAxis struct {
 	Format func(float64) string
 	// Min and Max fix the range when Max > Min; otherwise it fits the data.
 	Min, Max float64
+	// FromZero starts a fitted range at zero (throughput on a saturation
+	// chart) instead of at the smallest x.
+	FromZero bool
 }
 
 // YAxis describes a vertical axis.
@@ -175,15 +178,15 @@ func (c *Chart) render(standalone bool) string {
 		l.top += 20
 	}
 	l.top += 8
-	l.left = 60
-	l.right = w - 16
-	if l.hasY2 {
-		l.right = w - 60
-	}
 	l.bot = h - 40
-
 	xTicks := c.xRange(l)
 	yTicks, y2Ticks := c.yRanges(l)
+	// Margins make room for the widest tick label plus the axis title.
+	l.left = 18 + labelWidth(yTicks, c.yFormat(Left))
+	l.right = w - 16
+	if l.hasY2 {
+		l.right = w - 18 - labelWidth(y2Ticks, c.yFormat(Right))
+	}
 
 	var b strings.Builder
 	id := c.ID
@@ -240,6 +243,14 @@ func (c *Chart) render(standalone bool) string {
 	return b.String()
 }
 
+func labelWidth(ticks []float64, f func(float64) string) float64 {
+	n := 0
+	for _, t := range ticks {
+		n = max(n, len([]rune(f(t))))
+	}
+	return 10 + charWidth*float64(n)
+}
+
 func (c *Chart) colors() []string {
 	out := make([]string, len(c.Series))
 	next := 0
@@ -284,6 +295,9 @@ func (c *Chart) xRange(l *layout) []float64 {
 	}
 	if math.IsInf(lo, 0) {
 		lo, hi = 0, 1
+	}
+	if c.X.FromZero {
+		lo = math.Min(lo, 0)
 	}
 	ticks, tmin, tmax := NiceTicks(lo, hi, tickCount+2)
 	if c.X.Time {
@@ -388,8 +402,12 @@ func (c *Chart) writeLegend(b *strings.Builder, rows [][]int, colors []string, l
 			if s.Dashed {
 				dash = ` stroke-dasharray="4 3"`
 			}
-			fmt.Fprintf(b, `<line x1="%s" x2="%s" y1="%s" y2="%s" stroke="%s" stroke-width="2.5"%s/>`,
-				num(x), num(x+18), num(y+6), num(y+6), esc(colors[i]), dash)
+			if s.Style == Points {
+				fmt.Fprintf(b, `<circle cx="%s" cy="%s" r="3.5" fill="%s"/>`, num(x+9), num(y+6), esc(colors[i]))
+			} else {
+				fmt.Fprintf(b, `<line x1="%s" x2="%s" y1="%s" y2="%s" stroke="%s" stroke-width="2.5"%s/>`,
+					num(x), num(x+18), num(y+6), num(y+6), esc(colors[i]), dash)
+			}
 			fmt.Fprintf(b, `<text x="%s" y="%s" fill="#333">%s</text>`+"\n", num(x+22), num(y+10), esc(legendName(s)))
 			x += 26 + charWidth*float64(len([]rune(legendName(s))))
 		}

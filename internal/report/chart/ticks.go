@@ -37,8 +37,8 @@ func ticksWithSteps(lo, hi float64, n int, step func(float64) float64) ([]float6
 		}
 	}
 	s := step((hi - lo) / float64(n-1))
-	min := math.Floor(lo/s+1e-9) * s
-	max := math.Ceil(hi/s-1e-9) * s
+	min := roundTo(math.Floor(lo/s+1e-9)*s, s)
+	max := roundTo(math.Ceil(hi/s-1e-9)*s, s)
 	count := int(math.Round((max-min)/s)) + 1
 	ticks := make([]float64, 0, count)
 	for i := 0; i < count; i++ {
