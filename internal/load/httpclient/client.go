@@ -46,8 +46,11 @@ type Result struct {
 	BytesIn   int64 // response bytes read, headers and body
 	BytesOut  int64 // request bytes written
 	Err       error // transport failure; nil when a response was read
-	Header    http.Header
-	Body      []byte
+	// Sent reports that the request went out (at least partly): a failed
+	// request that was never sent did not reach the target.
+	Sent   bool
+	Header http.Header
+	Body   []byte
 	// Reconnected reports that the request had to open a new connection.
 	Reconnected bool
 }

@@ -61,7 +61,11 @@ func (s *h2Session) Do(req *Request, capture Capture, res *Result) {
 		return
 	}
 	ctx := s.ctx
-	if t := s.client.opts.Timeout; t > 0 {
+	t := s.client.opts.Timeout
+	if req.Timeout > 0 {
+		t = req.Timeout
+	}
+	if t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, res.Start.Add(t))
 		defer cancel()
@@ -69,6 +73,7 @@ func (s *h2Session) Do(req *Request, capture Capture, res *Result) {
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotFirstResponseByte: func() { res.FirstByte = time.Now() },
 		ConnectStart:         func(string, string) { res.Reconnected = true },
+		WroteHeaders:         func() { res.Sent = true },
 	})
 	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, bytes.NewReader(req.Body))
 	if err != nil {

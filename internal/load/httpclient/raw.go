@@ -104,10 +104,13 @@ func (c *rawConn) close() {
 
 func (c *rawConn) do(req *Request, capture Capture, res *Result) {
 	*res = Result{Start: time.Now()}
-	opts := &c.session.client.opts
+	timeout := c.session.client.opts.Timeout
+	if req.Timeout > 0 {
+		timeout = req.Timeout
+	}
 	var deadline time.Time
-	if opts.Timeout > 0 {
-		deadline = res.Start.Add(opts.Timeout)
+	if timeout > 0 {
+		deadline = res.Start.Add(timeout)
 	}
 	for attempt := 0; ; attempt++ {
 		if c.session.interrupted.Load() {
@@ -128,7 +131,7 @@ func (c *rawConn) do(req *Request, capture Capture, res *Result) {
 			// before any response byte; retry such a request once on a
 			// fresh connection, as browsers and net/http do.
 			if reused && attempt == 0 && res.BytesIn == 0 && isStale(err) {
-				res.BytesOut = 0
+				res.BytesOut, res.Sent = 0, false
 				continue
 			}
 			if c.session.interrupted.Load() {
@@ -200,6 +203,7 @@ func (c *rawConn) roundTrip(req *Request, capture Capture, deadline time.Time, r
 	}
 	n, err := c.nc.Write(req.Wire)
 	res.BytesOut += int64(n)
+	res.Sent = res.Sent || n > 0
 	if err != nil {
 		return err
 	}

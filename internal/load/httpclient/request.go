@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // UserAgent is sent unless a request sets its own.
@@ -41,6 +42,8 @@ type Request struct {
 	Wire     []byte
 	// NoBody is true when the response can carry no body (HEAD).
 	NoBody bool
+	// Timeout overrides the client's per-request timeout when positive.
+	Timeout time.Duration
 }
 
 // Prepare parses rawURL and serializes the request. Header values override
