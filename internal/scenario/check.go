@@ -147,10 +147,13 @@ type jsonCheck struct {
 	path  jsonPath
 	op    matchOp // opEquals, opExists, opAbsent, opRegex
 	value *template
-	// numeric is set when the expected value was written as a YAML number:
-	// then 3, 3.0 and 3e0 in the body all equal it.
-	numeric bool
-	re      *regexp.Regexp
+	// want is the type the expectation was written as. A YAML number
+	// expects a JSON number of equal value (3 matches 3.0, not "3"); true,
+	// false and null expect that JSON literal; a string (which may come
+	// from a template) matches a JSON string with that text, or a number
+	// or literal written that way.
+	want jsonWant
+	re   *regexp.Regexp
 }
 
 func (c *jsonCheck) eval(vu *VU, r *Response) string {
@@ -184,18 +187,32 @@ func (c *jsonCheck) eval(vu *VU, r *Response) string {
 	if err != nil {
 		return fmt.Sprintf("json %s: %v", c.path.raw, err)
 	}
-	if got == want {
-		return ""
-	}
-	if c.numeric {
-		g, err1 := strconv.ParseFloat(got, 64)
+	switch c.want {
+	case wantNumber:
+		g, err1 := strconv.ParseFloat(string(raw), 64)
 		w, err2 := strconv.ParseFloat(want, 64)
-		if err1 == nil && err2 == nil && g == w && raw[0] != '"' {
+		if err1 == nil && err2 == nil && g == w {
+			return ""
+		}
+	case wantLiteral:
+		if string(raw) == want {
+			return ""
+		}
+	default:
+		if got == want && raw[0] != '{' && raw[0] != '[' {
 			return ""
 		}
 	}
 	return fmt.Sprintf("json %s is %s, want %s", c.path.raw, clip(string(raw)), clip(want))
 }
+
+type jsonWant uint8
+
+const (
+	wantText jsonWant = iota
+	wantNumber
+	wantLiteral
+)
 
 // clip shortens a value for a failure message.
 func clip(s string) string {

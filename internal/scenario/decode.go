@@ -293,7 +293,7 @@ func (d *decoder) duration(n *yaml.Node, path string) time.Duration {
 		return 0
 	}
 	if v > maxDuration {
-		d.fail(n, path, "%s is longer than the limit of %s", n.Value, maxDuration)
+		d.fail(n, path, "%s is longer than the limit of %s", n.Value, shortDuration(maxDuration))
 		return 0
 	}
 	return v
@@ -373,10 +373,14 @@ func (d *decoder) position(n *yaml.Node, off int) (line, col int) {
 		nl := strings.Count(before, "\n")
 		line = n.Line + 1 + nl
 		lineStart := strings.LastIndexByte(before, '\n') + 1
+		// The block's indentation (stripped from every line of the value)
+		// is that of its first non-blank line.
 		indent := 0
-		if line-1 < len(d.lines) {
-			src := d.lines[line-1]
-			indent = len(src) - len(strings.TrimLeft(src, " "))
+		for i := n.Line; i < len(d.lines); i++ {
+			if src := d.lines[i]; strings.TrimSpace(src) != "" {
+				indent = len(src) - len(strings.TrimLeft(src, " "))
+				break
+			}
 		}
 		return line, indent + 1 + utf8.RuneCountInString(before[lineStart:])
 	}
@@ -385,4 +389,16 @@ func (d *decoder) position(n *yaml.Node, off int) (line, col int) {
 		col++
 	}
 	return n.Line, col
+}
+
+// shortDuration formats d without zero trailing units: 1m, not 1m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -51,7 +51,11 @@ func ParseEnv(filename string, src []byte, baseDir string, getenv func(string) s
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, yamlSyntaxError(filename, err)
+		e := yamlSyntaxError(filename, err)
+		if e.Line-1 < len(d.lines) && strings.HasPrefix(strings.TrimLeft(d.lines[e.Line-1], " "), "\t") {
+			e.Msg += " (this line is indented with a tab: YAML indents with spaces only)"
+		}
+		return nil, e
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 || isNull(doc.Content[0]) {
 		return nil, &Error{File: filename, Line: 1, Column: 1, Msg: "the file is empty: a scenario file needs at least `scenarios:`"}
@@ -64,8 +68,11 @@ func ParseEnv(filename string, src []byte, baseDir string, getenv func(string) s
 }
 
 // yamlSyntaxError turns the YAML library's "yaml: line N: msg" into an
-// Error with the line.
-func yamlSyntaxError(file string, err error) error {
+// Error with a 1-based line. The library counts scanner errors from 1 but
+// parser errors ("did not find expected ...", reported where the enclosing
+// list or mapping starts) from 0, and leaves the line out when it is the
+// first.
+func yamlSyntaxError(file string, err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
@@ -75,7 +82,22 @@ func yamlSyntaxError(file string, err error) error {
 			}
 		}
 	}
+	if isYAMLParserError(msg) {
+		line++
+	}
+	if line == 0 {
+		line = 1
+	}
 	return &Error{File: file, Line: line, Msg: "invalid YAML: " + msg}
+}
+
+func isYAMLParserError(msg string) bool {
+	for _, p := range []string{"did not find expected", "found undefined tag handle", "found duplicate %", "found incompatible YAML document"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func readLimited(path string, limit int64) ([]byte, error) {
@@ -144,7 +166,7 @@ func (d *decoder) plan(root *yaml.Node) *Plan {
 			d.fail(sc.key[name], join("scenarios", name), "scenario names may contain only letters, digits, _ and -")
 			return nil
 		}
-		s := pd.scenario(name, sc.val[name], join("scenarios", name))
+		s := pd.scenario(name, sc.key[name], sc.val[name], join("scenarios", name))
 		if d.failed() {
 			return nil
 		}
@@ -407,6 +429,7 @@ type scenarioDecoder struct {
 	*planDecoder
 	s       *Scenario
 	path    string
+	key     *yaml.Node // the scenario's name, where errors about missing settings point
 	extDefs map[string]*yaml.Node
 	pending []pendingTemplate
 }
@@ -418,13 +441,13 @@ type pendingTemplate struct {
 	dst  *template
 }
 
-func (pd *planDecoder) scenario(name string, n *yaml.Node, path string) *Scenario {
+func (pd *planDecoder) scenario(name string, key, n *yaml.Node, path string) *Scenario {
 	f := pd.mapping(n, path, scenarioKeys, "a scenario: executor, its settings and steps or flows")
 	if pd.failed() {
 		return nil
 	}
 	s := &Scenario{Name: name, plan: pd.p, varSlots: map[string]int{}}
-	sd := &scenarioDecoder{planDecoder: pd, s: s, path: path, extDefs: map[string]*yaml.Node{}}
+	sd := &scenarioDecoder{planDecoder: pd, s: s, path: path, key: key, extDefs: map[string]*yaml.Node{}}
 	sd.executor(f)
 	if pd.failed() {
 		return nil
@@ -442,7 +465,7 @@ func (pd *planDecoder) scenario(name string, n *yaml.Node, path string) *Scenari
 		fl.Steps = sd.steps(f.get("steps"), join(path, "steps"))
 		s.Flows = []*Flow{fl}
 	default:
-		pd.fail(f.node, join(path, "steps"), "missing: a scenario needs steps (the requests each iteration makes) or flows")
+		pd.fail(key, join(path, "steps"), "missing: a scenario needs steps (the requests each iteration makes) or flows")
 	}
 	if pd.failed() {
 		return nil
@@ -528,7 +551,7 @@ func (sd *scenarioDecoder) executor(f *fields) {
 			return v
 		}
 		if unitWritten && unit != e.TimeUnit {
-			sd.fail(n, path, "the rate has its own unit (/%s) and time_unit is %s: write one or the other", unit, e.TimeUnit)
+			sd.fail(n, path, "the rate has its own unit (/%s) and time_unit is %s: write one or the other", shortDuration(unit), shortDuration(e.TimeUnit))
 			return 0
 		}
 		if !unitWritten {
@@ -547,7 +570,7 @@ func (sd *scenarioDecoder) executor(f *fields) {
 			e.VUs = sd.intField(v, join(p, "vus"), 1)
 		}
 		if !f.has("duration") && !f.has("iterations") {
-			sd.fail(f.node, join(p, "duration"), "missing: constant-vus needs a duration (e.g. duration: 1m), iterations, or both")
+			sd.fail(sd.key, join(p, "duration"), "missing: constant-vus needs a duration (e.g. duration: 1m), iterations, or both")
 		}
 	case RampingVUs:
 		if v := f.get("start_vus"); v != nil {
@@ -558,7 +581,7 @@ func (sd *scenarioDecoder) executor(f *fields) {
 		})
 	case ConstantArrivalRate:
 		if !f.has("rate") {
-			sd.fail(f.node, join(p, "rate"), "missing: constant-arrival-rate needs a rate, e.g. rate: 100/s")
+			sd.fail(sd.key, join(p, "rate"), "missing: constant-arrival-rate needs a rate, e.g. rate: 100/s")
 			return
 		}
 		e.Rate = rateIn(f.get("rate"), join(p, "rate"))
@@ -615,7 +638,7 @@ var stageKeys = []string{"target", "duration"}
 func (sd *scenarioDecoder) stages(f *fields, p string, target func(*yaml.Node, string) float64) []Stage {
 	path := join(p, "stages")
 	if !f.has("stages") {
-		sd.fail(f.node, path, "missing: a ramping executor needs stages, e.g. stages: [{target: 50, duration: 30s}, {target: 0, duration: 10s}]")
+		sd.fail(sd.key, path, "missing: a ramping executor needs stages, e.g. stages: [{target: 50, duration: 30s}, {target: 0, duration: 10s}]")
 		return nil
 	}
 	items := sd.sequence(f.get("stages"), path, "stages {target, duration}", false)
@@ -660,7 +683,7 @@ func (sd *scenarioDecoder) think(n *yaml.Node, path string) Think {
 		sd.fail(n, path, "%v", err)
 	}
 	if t.Max > maxDuration || t.Duration > maxDuration || t.Mean > maxDuration {
-		sd.fail(n, path, "longer than the limit of %s", maxDuration)
+		sd.fail(n, path, "longer than the limit of %s", shortDuration(maxDuration))
 	}
 	return t
 }
@@ -944,7 +967,7 @@ func (sd *scenarioDecoder) statusCheck(n *yaml.Node, path string) *statusCheck {
 // with exactly one of the given operators.
 func (sd *scenarioDecoder) matcher(n *yaml.Node, path string, ops []string) (op string, v *yaml.Node) {
 	n = sd.resolve(n)
-	if n != nil && n.Kind == yaml.ScalarNode && !isNull(n) {
+	if n != nil && n.Kind == yaml.ScalarNode {
 		return "equals", n
 	}
 	f := sd.mapping(n, path, ops, "a value to equal, or one of "+strings.Join(ops, ", "))
@@ -1009,12 +1032,32 @@ func (sd *scenarioDecoder) jsonChecks(st *Step, n *yaml.Node, path string) {
 		}
 		switch op {
 		case "equals":
-			raw, ok := sd.scalar(v, jp, "a value")
+			if isNull(v) && v.Value != "" {
+				// An explicit null (or ~) expects JSON null.
+				c.op, c.value, c.want = opEquals, &template{raw: "null", lit: "null"}, wantLiteral
+				break
+			}
+			raw, ok := sd.scalar(v, jp, "a value (write null to expect JSON null)")
 			if !ok {
 				return
 			}
 			c.op, c.value = opEquals, sd.later(v, raw, jp)
-			c.numeric = v.Tag == "!!int" || v.Tag == "!!float"
+			switch v.Tag {
+			case "!!int", "!!float":
+				c.want = wantNumber
+				if _, err := strconv.ParseFloat(strings.ReplaceAll(raw, "_", ""), 64); err != nil {
+					sd.fail(v, jp, "%q is not a number JSON can hold; quote it to compare text", raw)
+					return
+				}
+				c.value = &template{raw: raw, lit: strings.ReplaceAll(raw, "_", "")}
+			case "!!bool":
+				b, err := strconv.ParseBool(raw)
+				if err != nil {
+					sd.fail(v, jp, "%q is not true or false; quote it to compare text", raw)
+					return
+				}
+				c.want, c.value = wantLiteral, &template{raw: raw, lit: strconv.FormatBool(b)}
+			}
 		case "regex":
 			c.op, c.re = opRegex, sd.regex(v, join(jp, "regex"))
 		case "exists":
