@@ -343,7 +343,7 @@ scenarios:
 
 func TestLoadResolvesRelativeToFile(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"sub/s.yaml": "feeds: {u: {file: data/users.csv}}\nscenarios:\n  a:\n    duration: 1s\n    steps: [{url: \"http://127.0.0.1:9/{{u.name}}\", method: POST, body: \"@data/b.txt\"}]\n",
+		"sub/s.yaml":         "feeds: {u: {file: data/users.csv}}\nscenarios:\n  a:\n    duration: 1s\n    steps: [{url: \"http://127.0.0.1:9/{{u.name}}\", method: POST, body: \"@data/b.txt\"}]\n",
 		"sub/data/users.csv": "name\nzed\n",
 		"sub/data/b.txt":     "payload",
 	})

@@ -345,15 +345,15 @@ func TestJSONPath(t *testing.T) {
 
 func TestJSONPathCompileErrors(t *testing.T) {
 	tests := map[string]string{
-		"":       "empty JSON path: use a dotted path such as data.items[0].id",
-		"a.":     `JSON path "a." ends with '.'`,
-		"a..b":   `JSON path "a..b": empty key at position 3`,
-		"a[x]":   `JSON path "a[x]": array index "x" is not a non-negative integer`,
-		"a[-1]":  `JSON path "a[-1]": array index "-1" is not a non-negative integer`,
-		"a[1":    `JSON path "a[1": missing ']' after position 2`,
-		"a[1]b":  `JSON path "a[1]b": expected '.' or '[' after ']' at position 5`,
-		"a[0].":  `JSON path "a[0]." ends with '.'`,
-		".a":     `JSON path ".a": empty key at position 1`,
+		"":      "empty JSON path: use a dotted path such as data.items[0].id",
+		"a.":    `JSON path "a." ends with '.'`,
+		"a..b":  `JSON path "a..b": empty key at position 3`,
+		"a[x]":  `JSON path "a[x]": array index "x" is not a non-negative integer`,
+		"a[-1]": `JSON path "a[-1]": array index "-1" is not a non-negative integer`,
+		"a[1":   `JSON path "a[1": missing ']' after position 2`,
+		"a[1]b": `JSON path "a[1]b": expected '.' or '[' after ']' at position 5`,
+		"a[0].": `JSON path "a[0]." ends with '.'`,
+		".a":    `JSON path ".a": empty key at position 1`,
 	}
 	for path, want := range tests {
 		if _, err := compileJSONPath(path); err == nil || err.Error() != want {
