@@ -49,6 +49,7 @@ func isTerminal(f *os.File) bool {
 // commands lists every subcommand constructor. Adding a command is one line here.
 var commands = []func(*Env) *cobra.Command{
 	newVersionCmd,
+	newHubCmd,
 }
 
 // NewRoot builds the command tree for env.

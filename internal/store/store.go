@@ -53,7 +53,6 @@ type Stats struct {
 	// ratio is the on-disk cost of a sample after compaction.
 	BlockSamples uint64
 	BlockBytes   int64
-	DiskBytes    int64 // everything under the data directory: blocks, WAL, head chunks
 }
 
 // IsSampleRejection reports whether err is the store refusing one sample

@@ -81,9 +81,12 @@ func (s *TSDB) Stats() Stats {
 		st.BlockSamples += b.Meta().Stats.NumSamples
 		st.BlockBytes += b.Size()
 	}
-	st.DiskBytes = dirSize(s.dir)
 	return st
 }
+
+// DiskBytes is the size of everything under the data directory: blocks,
+// WAL, head chunks. It walks the directory, so call it sparingly.
+func (s *TSDB) DiskBytes() int64 { return dirSize(s.dir) }
 
 // CompactAll writes everything in memory into persisted blocks, as the
 // TSDB does by itself every two hours. Benchmarks and tests use it to
