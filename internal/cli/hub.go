@@ -123,4 +123,3 @@ func handleHubSignals(ctx context.Context, env *Env, h *hub.Hub, stop context.Ca
 		}
 	}
 }
-
