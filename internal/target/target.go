@@ -225,4 +225,6 @@ func writeBody(w http.ResponseWriter, status int, contentType string, body []byt
 }
 
 // IsErrorPage reports whether body is seed mode's overload page.
-func IsErrorPage(body []byte) bool { return strings.Contains(string(body), "Service temporarily unavailable") }
+func IsErrorPage(body []byte) bool {
+	return strings.Contains(string(body), "Service temporarily unavailable")
+}
