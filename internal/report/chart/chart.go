@@ -572,6 +572,9 @@ func writeSeries(b *strings.Builder, l *layout, s Series, color string, xf, yf f
 	if len(run) > 0 {
 		runs = append(runs, run)
 	}
+	for i, r := range runs {
+		runs[i] = decimate(l, r)
+	}
 	var path bytes.Buffer
 	for _, r := range runs {
 		for i, p := range r {
@@ -606,6 +609,40 @@ func writeSeries(b *strings.Builder, l *layout, s Series, color string, xf, yf f
 	}
 	fmt.Fprintf(b, `<path d="%s" fill="none" stroke="%s" stroke-width="1.8" stroke-linejoin="round"%s><title>%s</title></path>`+"\n",
 		path.String(), esc(color), dash, esc(s.Name))
+}
+
+// decimate keeps, for every pixel column that holds more than a few
+// points, only the first, lowest, highest and last of them: the drawn line
+// looks the same (spikes included) while a day of seconds stays a small
+// path. The hover columns still carry the exact values.
+func decimate(l *layout, run []Point) []Point {
+	if float64(len(run)) <= 2*(l.right-l.left) {
+		return run
+	}
+	out := make([]Point, 0, int(4*(l.right-l.left))+4)
+	for start := 0; start < len(run); {
+		col := int(l.px(run[start].X))
+		end := start
+		lo, hi := start, start
+		for end < len(run) && int(l.px(run[end].X)) == col {
+			if run[end].Y < run[lo].Y {
+				lo = end
+			}
+			if run[end].Y > run[hi].Y {
+				hi = end
+			}
+			end++
+		}
+		keep := []int{start, lo, hi, end - 1}
+		slices.Sort(keep)
+		for i, k := range keep {
+			if i == 0 || k != keep[i-1] {
+				out = append(out, run[k])
+			}
+		}
+		start = end
+	}
+	return out
 }
 
 func (c *Chart) writeMarker(b *strings.Builder, l *layout, m Marker) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -169,5 +170,38 @@ func TestGapsSplitTheLine(t *testing.T) {
 	}
 	if got := strings.Count(m[1], "M"); got != 2 {
 		t.Errorf("p95 path has %d segments, want 2 (one gap): %s", got, m[1])
+	}
+}
+
+func TestLongSeriesAreDecimatedKeepingSpikes(t *testing.T) {
+	var pts []Point
+	for i := 0; i < 86_400; i++ {
+		y := float64(i % 10)
+		if i == 50_000 {
+			y = 1000 // one spike in a day of seconds
+		}
+		pts = append(pts, Point{float64(i), y})
+	}
+	c := &Chart{ID: "day", Width: 800, Height: 200, X: XAxis{Time: true}, Series: []Series{{Name: "v", Points: pts}}}
+	svg := string(c.SVG())
+	re := regexp.MustCompile(`<path d="([^"]*)" fill="none"`)
+	m := re.FindStringSubmatch(svg)
+	if m == nil {
+		t.Fatal("no line path")
+	}
+	vertices := strings.Count(m[1], "L") + 1
+	if vertices > 4*800 {
+		t.Errorf("%d vertices for an 800 px chart, want at most %d", vertices, 4*800)
+	}
+	// The spike is the axis maximum, so some vertex must sit on the top edge.
+	top := regexp.MustCompile(`[ML][0-9.]+,([0-9.]+)`)
+	minY := math.Inf(1)
+	for _, v := range top.FindAllStringSubmatch(m[1], -1) {
+		var y float64
+		fmt.Sscan(v[1], &y)
+		minY = math.Min(minY, y)
+	}
+	if minY > 40 {
+		t.Errorf("the spike was lost: highest vertex at y=%v", minY)
 	}
 }
