@@ -1,0 +1,230 @@
+package autoscale
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 24, 19, 0, 0, 0, time.UTC)
+
+// hpaService is a service under the HPA's documented defaults.
+func hpaService(min, max int) *ServicePolicy {
+	p := HPADefault(&Policy{Services: []*ServicePolicy{{Name: "web", Min: min, Max: max, Window: 15 * time.Second}}})
+	return p.Services[0]
+}
+
+func cpuTarget(v float64) Target  { return Target{Kind: CPU, Value: v} }
+func rpsTarget(v float64) Target  { return Target{Kind: RPS, Value: v} }
+func promTarget(v float64) Target { return Target{Kind: PromQL, Value: v, Query: "queue_depth"} }
+
+func reading(t Target, v float64) Reading { return Reading{Target: t, Value: v, Window: 15 * time.Second} }
+
+func missingReading(t Target) Reading {
+	return Reading{Target: t, Missing: "query returned no data"}
+}
+
+type pastRec struct {
+	ago time.Duration
+	n   int
+}
+
+type pastScale struct {
+	ago      time.Duration
+	from, to int
+}
+
+func TestDecideAgainstHPA(t *testing.T) {
+	tests := []struct {
+		name     string
+		svc      func() *ServicePolicy
+		current  int
+		readings []Reading
+		recs     []pastRec
+		scales   []pastScale
+		fast     bool
+		want     int
+		reason   string // substring of the reason
+	}{
+		// HPA docs, "Algorithm details": 200m against 100m doubles, 50m halves.
+		{name: "ratio 2 doubles", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 3,
+			readings: []Reading{reading(promTarget(100), 200)}, want: 6, reason: "→ 3→6"},
+		{name: "ratio 0.5 halves", svc: func() *ServicePolicy {
+			s := hpaService(1, 10)
+			s.ScaleDown.Stabilization = 0
+			return s
+		}, current: 4, readings: []Reading{reading(promTarget(100), 50)}, want: 2},
+		// Tolerance 0.1: 1.05 is within, 1.15 is not.
+		{name: "within tolerance holds", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 4,
+			readings: []Reading{reading(cpuTarget(0.5), 0.525)}, want: 4, reason: "≈ target"},
+		{name: "outside tolerance scales", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 4,
+			readings: []Reading{reading(cpuTarget(0.5), 0.575)}, want: 5},
+		// The example reason.
+		{name: "cpu over target", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 1,
+			readings: []Reading{reading(cpuTarget(0.7), 0.94)}, want: 2,
+			reason: "cpu 0.94 of limit over 15s > target 0.70 → 1→2"},
+		// Several metrics: the largest proposal wins.
+		{name: "max over targets", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 2,
+			readings: []Reading{reading(cpuTarget(0.7), 0.8), reading(rpsTarget(100), 250)}, want: 5, reason: "rps/replica"},
+		// Default scale-up limit: max(4 pods, 100%) per 15 s.
+		{name: "scale-up limit from 1 is 5", svc: func() *ServicePolicy { return hpaService(1, 100) }, current: 1,
+			readings: []Reading{reading(rpsTarget(10), 100)}, want: 5, reason: "scale-up limit"},
+		{name: "scale-up limit from 5 is 10", svc: func() *ServicePolicy { return hpaService(1, 100) }, current: 5,
+			readings: []Reading{reading(rpsTarget(10), 100)}, want: 10},
+		{name: "scale-up limit counts recent scale events", svc: func() *ServicePolicy { return hpaService(1, 100) }, current: 5,
+			scales:   []pastScale{{10 * time.Second, 1, 5}},
+			readings: []Reading{reading(rpsTarget(10), 100)}, want: 5, reason: "held by scale-up limit"},
+		{name: "scale-up limit period over", svc: func() *ServicePolicy { return hpaService(1, 100) }, current: 5,
+			scales:   []pastScale{{16 * time.Second, 1, 5}},
+			readings: []Reading{reading(rpsTarget(10), 100)}, want: 10},
+		// Scale-down stabilisation: the highest recommendation of the last 300 s.
+		{name: "scale-down window holds", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 5,
+			recs:     []pastRec{{200 * time.Second, 5}, {100 * time.Second, 3}},
+			readings: []Reading{reading(cpuTarget(0.5), 0.1)}, want: 5, reason: "scale-down stabilisation window 5m0s"},
+		{name: "scale-down window partly over", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 5,
+			recs:     []pastRec{{301 * time.Second, 5}, {100 * time.Second, 3}},
+			readings: []Reading{reading(cpuTarget(0.5), 0.1)}, want: 3},
+		// HPA docs' scale-down example: 4 pods or 10% per 60 s, select max change.
+		{name: "scale-down select max change", svc: func() *ServicePolicy {
+			s := hpaService(1, 100)
+			s.ScaleDown = Behavior{Select: "max", Policies: []StepPolicy{{Pods: 4, Period: 60 * time.Second}, {Percent: 10, Period: 60 * time.Second}}}
+			return s
+		}, current: 80, readings: []Reading{reading(rpsTarget(100), 1)}, want: 72},
+		{name: "scale-down select min change", svc: func() *ServicePolicy {
+			s := hpaService(1, 100)
+			s.ScaleDown = Behavior{Select: "min", Policies: []StepPolicy{{Pods: 4, Period: 60 * time.Second}, {Percent: 10, Period: 60 * time.Second}}}
+			return s
+		}, current: 80, readings: []Reading{reading(rpsTarget(100), 1)}, want: 76},
+		{name: "scale-down at 40 or fewer: pods policy", svc: func() *ServicePolicy {
+			s := hpaService(1, 100)
+			s.ScaleDown = Behavior{Select: "max", Policies: []StepPolicy{{Pods: 4, Period: 60 * time.Second}, {Percent: 10, Period: 60 * time.Second}}}
+			return s
+		}, current: 30, readings: []Reading{reading(rpsTarget(100), 1)}, want: 26},
+		{name: "scale-down disabled", svc: func() *ServicePolicy {
+			s := hpaService(1, 10)
+			s.ScaleDown = Behavior{Select: "disabled"}
+			return s
+		}, current: 5, readings: []Reading{reading(rpsTarget(100), 1)}, want: 5},
+		{name: "100% per 15 s stops at min", svc: func() *ServicePolicy {
+			s := hpaService(2, 10)
+			s.ScaleDown.Stabilization = 0
+			return s
+		}, current: 4, readings: []Reading{reading(rpsTarget(100), 1)}, want: 2, reason: "held by min 2 replicas"},
+		// Bounds.
+		{name: "max bound", svc: func() *ServicePolicy { return hpaService(1, 3) }, current: 2,
+			readings: []Reading{reading(rpsTarget(10), 100)}, want: 3, reason: "max 3 replicas"},
+		{name: "above max comes back even without metrics", svc: func() *ServicePolicy { return hpaService(1, 3) }, current: 5,
+			readings: []Reading{missingReading(cpuTarget(0.5))}, want: 3, reason: "above max"},
+		{name: "below min comes up", svc: func() *ServicePolicy { return hpaService(2, 3) }, current: 1,
+			readings: []Reading{reading(cpuTarget(0.5), 0.1)}, want: 2, reason: "below min"},
+		// Missing metrics (HPA: scale up on what is there, never down).
+		{name: "all missing holds", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 3,
+			readings: []Reading{missingReading(cpuTarget(0.5))}, want: 3, reason: "no target has data"},
+		{name: "one missing, other down holds", svc: func() *ServicePolicy {
+			s := hpaService(1, 10)
+			s.ScaleDown.Stabilization = 0
+			return s
+		}, current: 3, readings: []Reading{missingReading(cpuTarget(0.5)), reading(rpsTarget(100), 10)}, want: 3,
+			reason: "never scaling down on missing data"},
+		{name: "one missing, other up scales up", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 3,
+			readings: []Reading{missingReading(cpuTarget(0.5)), reading(rpsTarget(100), 200)}, want: 6},
+		// Replicas without data (HPA's missing pods): 0 on the way up, full
+		// limit on the way down, never reversing the direction.
+		{name: "starting replica dampens scale-up", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 3,
+			readings: []Reading{{Target: cpuTarget(0.7), Value: 1.0, Reporting: 2}}, want: 3},
+		{name: "starting replica, still overloaded", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 2,
+			readings: []Reading{{Target: cpuTarget(0.5), Value: 1.0, Reporting: 1}}, want: 2},
+		{name: "missing replica blocks scale-down", svc: func() *ServicePolicy {
+			s := hpaService(1, 10)
+			s.ScaleDown.Stabilization = 0
+			return s
+		}, current: 3, readings: []Reading{{Target: cpuTarget(0.7), Value: 0.35, Reporting: 2}}, want: 3},
+		{name: "missing replica, clearly idle", svc: func() *ServicePolicy {
+			s := hpaService(1, 10)
+			s.ScaleDown.Stabilization = 0
+			return s
+		}, current: 4, readings: []Reading{{Target: cpuTarget(0.9), Value: 0.05, Reporting: 2}}, want: 3},
+		{name: "all replicas report uses reporting count", svc: func() *ServicePolicy { return hpaService(1, 10) }, current: 2,
+			readings: []Reading{{Target: cpuTarget(0.5), Value: 1.0, Reporting: 2}}, want: 4},
+		// Fast path: skips the scale-up window, never scales down.
+		{name: "fast path skips scale-up window", svc: func() *ServicePolicy {
+			s := hpaService(1, 10)
+			s.ScaleUp.Stabilization = 30 * time.Second
+			return s
+		}, current: 1, recs: []pastRec{{10 * time.Second, 1}}, fast: true,
+			readings: []Reading{reading(rpsTarget(100), 300)}, want: 3, reason: "fast path"},
+		{name: "without fast path the window holds", svc: func() *ServicePolicy {
+			s := hpaService(1, 10)
+			s.ScaleUp.Stabilization = 30 * time.Second
+			return s
+		}, current: 1, recs: []pastRec{{10 * time.Second, 1}},
+			readings: []Reading{reading(rpsTarget(100), 300)}, want: 1, reason: "scale-up stabilisation window"},
+		{name: "fast path never scales down", svc: func() *ServicePolicy {
+			s := hpaService(1, 10)
+			s.ScaleDown.Stabilization = 0
+			return s
+		}, current: 4, fast: true, readings: []Reading{reading(rpsTarget(100), 10)}, want: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := tt.svc()
+			var h History
+			for _, r := range tt.recs {
+				h.recs = append(h.recs, timedInt{t0.Add(-r.ago), r.n})
+			}
+			for _, s := range tt.scales {
+				h.Record(t0.Add(-s.ago), s.from, s.to)
+			}
+			d := Decide(svc, &h, Input{Now: t0, Current: tt.current, Readings: tt.readings, Fast: tt.fast})
+			if d.Desired != tt.want {
+				t.Fatalf("desired = %d, want %d (reason: %s)", d.Desired, tt.want, d.Reason)
+			}
+			if !strings.Contains(d.Reason, tt.reason) {
+				t.Fatalf("reason %q does not contain %q", d.Reason, tt.reason)
+			}
+		})
+	}
+}
+
+// TestDecideSequence runs a load step through successive decisions: up at
+// once, no reversal while the load is constant, down only after the
+// scale-down window.
+func TestDecideSequence(t *testing.T) {
+	svc := hpaService(1, 10)
+	svc.ScaleDown.Stabilization = 60 * time.Second
+	var h History
+	current := 1
+	rps := func(at time.Duration) float64 {
+		switch {
+		case at < 30*time.Second:
+			return 50
+		case at < 120*time.Second:
+			return 300
+		}
+		return 50
+	}
+	type step struct {
+		at      time.Duration
+		desired int
+	}
+	var changes []step
+	for at := time.Duration(0); at <= 300*time.Second; at += 15 * time.Second {
+		perReplica := rps(at) / float64(current)
+		d := Decide(svc, &h, Input{Now: t0.Add(at), Current: current, Readings: []Reading{reading(rpsTarget(100), perReplica)}})
+		if d.Change() {
+			h.Record(t0.Add(at), current, d.Desired)
+			changes = append(changes, step{at, d.Desired})
+			current = d.Desired
+		}
+	}
+	// The last high recommendation (at 105 s) leaves the 60 s window at 165 s.
+	want := []step{{30 * time.Second, 3}, {165 * time.Second, 1}}
+	if len(changes) != len(want) {
+		t.Fatalf("changes %v, want %v", changes, want)
+	}
+	for i := range want {
+		if changes[i] != want[i] {
+			t.Fatalf("changes %v, want %v", changes, want)
+		}
+	}
+}
