@@ -152,7 +152,11 @@ func (x *arrivalRate) Run(ctx context.Context, env Env) {
 	start := time.Now()
 	env.Meter.SetTargetRate(x.schedule.RateAt(0))
 	defer env.Meter.SetTargetRate(0)
-	for i := int64(0); x.iterations <= 0 || i < x.iterations; i++ {
+	for i := int64(0); ; i++ {
+		if x.iterations > 0 && i >= x.iterations {
+			// The iterations started run to completion (deferred close).
+			return
+		}
 		off, ok := x.schedule.Due(i)
 		if !ok {
 			break
@@ -171,18 +175,17 @@ func (x *arrivalRate) Run(ctx context.Context, env Env) {
 		}
 		p.dispatch(due)
 	}
-	// Idle until the schedule's end, so a run bounded by iterations (or a
-	// final stage at rate 0) still lasts as long as planned.
-	if x.iterations <= 0 {
-		for {
-			now := time.Now()
-			if end.ended() || !now.Before(start.Add(x.schedule.Length())) {
-				break
-			}
-			env.Meter.SetTargetRate(x.schedule.RateAt(now.Sub(start)))
-			sleeper.Sleep(min(start.Add(x.schedule.Length()).Sub(now), maxSleep))
+	// Idle until the schedule's end (a final stage at rate 0 still lasts as
+	// planned), then stop: in-flight requests get the graceful stop.
+	for {
+		now := time.Now()
+		if end.ended() || !now.Before(start.Add(x.schedule.Length())) {
+			break
 		}
+		env.Meter.SetTargetRate(x.schedule.RateAt(now.Sub(start)))
+		sleeper.Sleep(min(start.Add(x.schedule.Length()).Sub(now), maxSleep))
 	}
+	end.end()
 }
 
 // vuPool is the open model's set of VUs: idle ones wait for an iteration;

@@ -47,7 +47,7 @@ func (x *constantVUs) Run(ctx context.Context, env Env) {
 		go func() {
 			defer wg.Done()
 			defer env.Meter.AddVUs(-1)
-			closedLoop(ctx, env.NewVU(id), end.ch, b, end.end, env.Meter)
+			closedLoop(ctx, env.NewVU(id), end.ch, b, nil, env.Meter)
 		}()
 	}
 	wg.Wait()

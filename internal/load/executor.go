@@ -153,6 +153,8 @@ func (b *budget) take() bool {
 
 // closedLoop is one closed-model VU: iterations back to back (the VU's
 // think time included) until stop closes, ctx ends or the budget runs out.
+// Running out of budget does not close stop: iterations already started
+// run to completion, so a run of N iterations completes N.
 func closedLoop(ctx context.Context, vu VU, stop <-chan struct{}, b *budget, onBudgetOut func(), m Meter) {
 	for {
 		select {
@@ -163,7 +165,9 @@ func closedLoop(ctx context.Context, vu VU, stop <-chan struct{}, b *budget, onB
 		default:
 		}
 		if !b.take() {
-			onBudgetOut()
+			if onBudgetOut != nil {
+				onBudgetOut()
+			}
 			return
 		}
 		vu.Iterate(ctx, time.Time{}, stop)

@@ -74,10 +74,13 @@ func (x *rampingVUs) Run(ctx context.Context, env Env) {
 	}
 	b := &budget{limit: x.iterations}
 	var (
-		wg     sync.WaitGroup
-		slots  []*rampSlot
-		active int
+		wg        sync.WaitGroup
+		slots     []*rampSlot
+		active    int
+		spentOnce sync.Once
+		spent     = make(chan struct{}) // the iteration budget ran out
 	)
+	onBudgetOut := func() { spentOnce.Do(func() { close(spent) }) }
 	setActive := func(n int) {
 		for active < n {
 			id := active
@@ -102,7 +105,7 @@ func (x *rampingVUs) Run(ctx context.Context, env Env) {
 				if s.vu == nil {
 					s.vu = env.NewVU(id)
 				}
-				closedLoop(ctx, s.vu, stop, b, end.end, env.Meter)
+				closedLoop(ctx, s.vu, stop, b, onBudgetOut, env.Meter)
 			}()
 			active++
 		}
@@ -122,6 +125,10 @@ loop:
 		select {
 		case <-end.ch:
 			break loop
+		case <-spent:
+			// Let the iterations already started finish; start no VU more.
+			wg.Wait()
+			return
 		case <-ticker.C:
 		}
 		elapsed := time.Since(start)
