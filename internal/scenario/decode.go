@@ -25,7 +25,7 @@ type decoder struct {
 }
 
 // maxNodes bounds the nodes visited (aliases included).
-const maxNodes = 1_000_000
+const maxNodes = 100_000
 
 func (d *decoder) failed() bool { return d.err != nil }
 

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -49,3 +50,12 @@ func mustParse(t *testing.T, src string) *Plan {
 	}
 	return p
 }
+
+func writeFileIn(tb testing.TB, dir, name, content string) {
+	tb.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func jsonValid(b []byte) bool { return json.Valid(b) }

@@ -42,7 +42,10 @@ type Options struct {
 	HTTP2           bool          // negotiate HTTP/2 over TLS (h2) instead of HTTP/1.1
 	Timeout         time.Duration // default per-request timeout; steps may override
 	MaxConnsPerHost int           // 0 means one connection per VU
-	Headers         map[string]string
+	// Headers go on every request, under the step's own headers (a step
+	// header with the same name wins). Step.Build does not add them: the
+	// engine layers them, so that --header on the command line applies too.
+	Headers map[string]string
 }
 
 // Scenario is one workload: an executor driving virtual users, each of

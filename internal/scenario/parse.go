@@ -113,6 +113,9 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%s is larger than %d MiB", path, limit>>20)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
@@ -827,17 +830,8 @@ func (sd *scenarioDecoder) stepHeaders(st *Step, n *yaml.Node, path string) {
 		}
 		st.headers = append(st.headers, headerTemplate{name: canon, value: sd.later(vn, raw, hp)})
 	}
-	// Plan-wide headers apply unless the step sets the same header.
-	names := make([]string, 0, len(sd.p.Options.Headers))
-	for k := range sd.p.Options.Headers {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		if !own[k] {
-			st.headers = append(st.headers, headerTemplate{name: k, value: &template{raw: sd.p.Options.Headers[k], lit: sd.p.Options.Headers[k]}})
-		}
-	}
+	// Plan-wide headers (Options.Headers) are layered under these by the
+	// engine, so that command-line overrides of them apply too.
 }
 
 // body is an inline template, or "@path" for a file sent as is ("@@" at
@@ -1216,6 +1210,9 @@ func (sd *scenarioDecoder) ref(pt pendingTemplate, r templateRef) (segment, bool
 }
 
 func checkURL(s string) error {
+	if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+		return fmt.Errorf("URL %q must start with http:// or https://", clip(s))
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return fmt.Errorf("invalid URL: %v", errors.Unwrap(err))

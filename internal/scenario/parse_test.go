@@ -145,8 +145,8 @@ scenarios:
 		header  http.Header
 		timeout time.Duration
 	}{
-		{steps[0], "http://127.0.0.1:9/", http.Header{"Authorization": {"Bearer s3cret"}, "X-Run": {"brink"}}, 5 * time.Second},
-		{steps[1], "http://127.0.0.1:9/slow", http.Header{"Authorization": {"Bearer s3cret"}, "X-Run": {"override"}}, 20 * time.Second},
+		{steps[0], "http://127.0.0.1:9/", http.Header{}, 5 * time.Second},
+		{steps[1], "http://127.0.0.1:9/slow", http.Header{"X-Run": {"override"}}, 20 * time.Second},
 	}
 	for _, tt := range tests {
 		if !tt.step.Static() {
