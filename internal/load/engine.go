@@ -175,6 +175,10 @@ func mergeHeaders(plan, step http.Header) http.Header {
 // keep reading: the emitter waits rather than drop a second.
 func (e *Engine) Seconds() <-chan *results.Second { return e.seconds }
 
+// StartTime is when Run started; it is valid once the first Second has
+// been received from Seconds, or once Run has returned.
+func (e *Engine) StartTime() time.Time { return e.start }
+
 // Collector exposes live counters (VUs) for progress displays.
 func (e *Engine) Collector() *Collector { return e.collector }
 
