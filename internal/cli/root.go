@@ -50,6 +50,7 @@ func isTerminal(f *os.File) bool {
 var commands = []func(*Env) *cobra.Command{
 	newVersionCmd,
 	newHubCmd,
+	newRunCmd,
 }
 
 // NewRoot builds the command tree for env.
