@@ -112,7 +112,10 @@ type Container struct {
 var containerKey = []string{"host", "id", "name"}
 
 func (c *clusterQuery) containers() ([]Container, error) {
-	present, err := c.vector(`max by (host, id, name, image, service) (timestamp({__name__=~"container_cpu_usage_seconds_total|container_memory_working_set_bytes"}))`)
+	// timestamp() drops the metric name, so each metric gets its own
+	// aggregation; "or" keeps containers that report only one of them.
+	present, err := c.vector(`max by (host, id, name, image, service) (timestamp(container_cpu_usage_seconds_total))
+		or max by (host, id, name, image, service) (timestamp(container_memory_working_set_bytes))`)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +178,7 @@ type Host struct {
 
 func (c *clusterQuery) hosts(containers []Container) ([]Host, error) {
 	queries := map[string]string{
-		"seen":  `max by (host) (timestamp({__name__=~"node_cpu_seconds_total|node_memory_MemTotal_bytes"}))`,
+		"seen":  `max by (host) (timestamp(node_memory_MemTotal_bytes)) or max by (host) (timestamp(node_cpu_seconds_total))`,
 		"cpus":  `count by (host) (node_cpu_seconds_total{mode="idle"})`,
 		"used":  `sum by (host) (irate(node_cpu_seconds_total{mode!~"idle|iowait"}[$L]))`,
 		"total": `max by (host) (node_memory_MemTotal_bytes)`,
