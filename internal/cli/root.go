@@ -51,6 +51,7 @@ var commands = []func(*Env) *cobra.Command{
 	newVersionCmd,
 	newHubCmd,
 	newRunCmd,
+	newMonitorCmd,
 }
 
 // NewRoot builds the command tree for env.
