@@ -132,8 +132,13 @@ func (d *decoder) mapping(n *yaml.Node, path string, allowed []string, what stri
 			return f
 		}
 		if allowed != nil && !slices.Contains(allowed, k.Value) {
-			d.fail(k, join(path, k.Value), "unknown key %q%s; allowed here: %s",
-				k.Value, didYouMean(k.Value, allowed), strings.Join(allowed, ", "))
+			hint := ""
+			if n.Style&yaml.FlowStyle != 0 && strings.HasSuffix(k.Value, ")") {
+				// {think: uniform(1s, 3s)} splits at the comma.
+				hint = `; inside { }, quote values that contain a comma: think: "uniform(1s, 3s)"`
+			}
+			d.fail(k, join(path, k.Value), "unknown key %q%s; allowed here: %s%s",
+				k.Value, didYouMean(k.Value, allowed), strings.Join(allowed, ", "), hint)
 			return f
 		}
 		f.keys = append(f.keys, k.Value)

@@ -134,6 +134,7 @@ var errorCases = []struct {
 	{"bad method", "scenarios:\n  a:\n    duration: 1s\n    steps:\n      - {method: \"GE T\", url: http://127.0.0.1:9/}\n", "5:18 scenarios.a.steps[0].method"},
 	{"blank step name", "scenarios:\n  a:\n    duration: 1s\n    steps:\n      - {name: \" \", url: http://127.0.0.1:9/}\n", "5:16 scenarios.a.steps[0].name"},
 	{"zero step timeout", "scenarios:\n  a:\n    duration: 1s\n    steps:\n      - {timeout: 0s, url: http://127.0.0.1:9/}\n", "5:19 scenarios.a.steps[0].timeout"},
+	{"unquoted comma in a flow mapping", "scenarios:\n  a:\n    duration: 1s\n    steps:\n      - {think: uniform(1s, 2s), url: http://127.0.0.1:9/}\n", "5:29 scenarios.a.steps[0].2s)"},
 	{"bad step think", "scenarios:\n  a:\n    duration: 1s\n    steps:\n      - {think: soon, url: http://127.0.0.1:9/}\n", "5:17 scenarios.a.steps[0].think"},
 	{"bad header name", "scenarios:\n  a:\n    duration: 1s\n    steps:\n      - url: http://127.0.0.1:9/\n        headers: {\"Bad:Name\": x}\n", "6:19 scenarios.a.steps[0].headers.Bad:Name"},
 	{"header twice", "scenarios:\n  a:\n    duration: 1s\n    steps:\n      - url: http://127.0.0.1:9/\n        headers: {accept: x, Accept: y}\n", "6:30 scenarios.a.steps[0].headers.Accept"},

@@ -456,7 +456,7 @@ func TestParseRate(t *testing.T) {
 
 func TestSuggest(t *testing.T) {
 	keys := []string{"duration", "iterations", "executor", "vus", "max_vus"}
-	tests := map[string]string{"duraton": "duration", "iteration": "iterations", "vu": "vus", "Executor": "executor", "zzz": "", "maxvus": "max_vus"}
+	tests := map[string]string{"duraton": "duration", "iteration": "iterations", "vu": "vus", "Executor": "executor", "zzz": "", "maxvus": "max_vus", "vsu": "vus", "duratoin": "duration", "exceutor": "executor"}
 	for in, want := range tests {
 		if got := suggest(in, keys); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
