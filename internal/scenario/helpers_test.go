@@ -14,7 +14,7 @@ func testEnv(name string) string {
 }
 
 // writeFiles creates files (name → content) in a fresh directory.
-func writeFiles(t *testing.T, files map[string]string) string {
+func writeFiles(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {

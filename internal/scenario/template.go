@@ -61,6 +61,17 @@ func (t *template) renderString(vu *VU) (string, error) {
 	if t.static() {
 		return t.lit, nil
 	}
+	if len(t.segs) == 1 {
+		// A lone reference ("{{token}}") is its value: no copy.
+		switch s := &t.segs[0]; s.kind {
+		case segVar:
+			if vu.varSet[s.slot] {
+				return vu.vars[s.slot], nil
+			}
+		case segFeed:
+			return vu.feedValue(s.feed, s.column), nil
+		}
+	}
 	b, err := t.render(make([]byte, 0, len(t.raw)+32), vu)
 	return string(b), err
 }
