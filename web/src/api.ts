@@ -228,10 +228,10 @@ export const api = {
     ),
   events: (params: { from?: number; to?: number; run?: string; service?: string; kind?: string; limit?: number }, signal?: AbortSignal) =>
     get<{ events: HubEvent[] }>('events', params, signal),
-  queryRange: (query: string, start: number, end: number, step: number, signal?: AbortSignal) =>
+  queryRange: (query: string, start: number, end: number, step: number, lookback: string, signal?: AbortSignal) =>
     get<{ resultType: string; result: MatrixSeries[] }>(
       'query_range',
-      { query, start, end, step, lookback_delta: '5s' },
+      { query, start, end, step, lookback_delta: lookback },
       signal,
     ),
 };

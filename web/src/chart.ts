@@ -6,7 +6,7 @@
 
 import uPlot from 'uplot';
 import { h, replace, setText } from './dom';
-import { axisTick, fmtClock, fmtRelative, fmtTime, fmtUnit, isNum, unitLabel, type Unit } from './format';
+import { axisTick, fmtAxisTime, fmtClock, fmtRelative, fmtTime, fmtUnit, isNum, unitLabel, type Unit } from './format';
 
 export interface Grid {
   start: number; // first x (Unix seconds, or seconds since a run's start)
@@ -256,7 +256,7 @@ export class Panel {
       ...this.size(),
       legend: { show: false },
       series,
-      padding: [8, 12, 0, 0],
+      padding: [8, 28, 0, 0],
       scales: {
         x: { time: !relative },
         y: {
@@ -272,7 +272,8 @@ export class Panel {
           font: axisFont,
           grid: { stroke: 'rgba(139,149,165,0.12)', width: 1 },
           ticks: { stroke: 'rgba(139,149,165,0.25)', width: 1 },
-          values: relative ? (_u, vals) => vals.map((v) => fmtRelative(v)) : undefined,
+          incrs: relative ? [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200] : undefined,
+          values: relative ? (_u, vals) => vals.map((v) => fmtRelative(v)) : (_u, vals, _axis, _space, incr) => vals.map((v) => fmtAxisTime(v, incr)),
         },
         {
           stroke: '#8b95a5',
@@ -381,6 +382,10 @@ export class Panel {
     if (idx === null) label = 'latest';
     const x = idx !== null ? this.xs[idx] : undefined;
     setText(this.cursorLabel, x !== undefined ? `${label} ${this.fmtX(x)}` : label);
+    // The raw x (Unix seconds) lets a reader's tools, and the browser tests,
+    // match the shown values to the query API exactly.
+    this.cursorLabel.dataset.x = x !== undefined ? String(x) : '';
+    this.cursorLabel.dataset.mode = label;
     this.order.forEach((_k, i) => {
       const ys = data[i + 1] as (number | null)[];
       let v: number | null | undefined;

@@ -103,7 +103,7 @@ export function axisTick(v: number, unit: Unit): string {
       if (a >= GiB) return `${trimmed(v / GiB, 2)} GiB${suffix}`;
       if (a >= MiB) return `${trimmed(v / MiB, 1)} MiB${suffix}`;
       if (a >= KiB) return `${trimmed(v / KiB, 1)} KiB${suffix}`;
-      return `${trimmed(v, 0)} B${suffix}`;
+      return `${trimmed(v, a < 10 ? 2 : 0)} B${suffix}`;
     }
     case 'ratio':
       return `${trimmed(v * 100, 1)}%`;
@@ -141,6 +141,16 @@ export function fmtTime(ms: number | null | undefined): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(
     d.getMinutes(),
   )}:${pad(d.getSeconds())}`;
+}
+
+// fmtAxisTime labels a time axis tick (Unix seconds) with as much as the
+// tick spacing needs: seconds when ticks are seconds apart, the date when
+// they are days apart. 24-hour clock, local time.
+export function fmtAxisTime(seconds: number, incrSeconds: number): string {
+  const d = new Date(seconds * 1000);
+  if (incrSeconds >= 86400) return `${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  if (incrSeconds >= 60) return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 export function fmtClock(ms: number): string {

@@ -16,7 +16,7 @@ const hostPanels: PanelDef[] = [
     panel: { id: 'host-cpu', title: 'Host CPU used', unit: 'cores', empty: 'no host metrics yet: start brink monitor on each host' },
     queries: () => [
       { expr: (s) => `sum by (host) (${perSecond('node_cpu_seconds_total{mode!~"idle|iowait"}', s)})`, label: (m) => m.host ?? '?', colorKey: (m) => m.host ?? '' },
-      { expr: () => 'count by (host) (node_cpu_seconds_total{mode="idle"})', label: (m) => `${m.host ?? '?'} CPUs`, colorKey: (m) => m.host ?? '', dashed: true },
+      { expr: () => 'max by (host) (machine_cpu_cores)', label: (m) => `${m.host ?? '?'} CPUs`, colorKey: (m) => m.host ?? '', dashed: true },
     ],
   },
   {
@@ -36,13 +36,13 @@ const hostPanels: PanelDef[] = [
   {
     panel: { id: 'container-cpu', title: 'Container CPU', unit: 'cores', empty: 'no containers in this range' },
     queries: () => [
-      { expr: (s) => `sum by (host, name) (${perSecond('container_cpu_usage_seconds_total{name!=""}', s)})`, label: (m) => containerLabel(m, true), colorKey: (m) => `${m.host}|${m.name}` },
+      { expr: (s) => `sum by (host, name) (${perSecond('container_cpu_usage_seconds_total{name!=""}', s)})`, label: containerLabel, colorKey: (m) => `${m.host}|${m.name}` },
     ],
   },
   {
     panel: { id: 'container-memory', title: 'Container memory working set', unit: 'bytes', empty: 'no containers in this range' },
     queries: () => [
-      { expr: () => 'max by (host, name) (container_memory_working_set_bytes{name!=""})', label: (m) => containerLabel(m, true), colorKey: (m) => `${m.host}|${m.name}` },
+      { expr: () => 'max by (host, name) (container_memory_working_set_bytes{name!=""})', label: containerLabel, colorKey: (m) => `${m.host}|${m.name}` },
     ],
   },
 ];

@@ -8,7 +8,7 @@ import { Panel, type Grid, type SeriesData } from '../chart';
 import { h, replace } from '../dom';
 import { fmtCount, fmtDuration, fmtMs, fmtPct, fmtRps, fmtTime, type Unit } from '../format';
 import { describe } from '../panels';
-import { loadSeries, perSecond, sel, type SeriesQuery } from '../queries';
+import { loadSeries, perRunSecond, perSecond, runGaugeLookback, sel, type SeriesQuery } from '../queries';
 import { stepFor } from '../timeline';
 import { errorBox, runHref, section, statusBadge } from './common';
 
@@ -19,28 +19,30 @@ interface CompareDef {
   height?: number;
   query: (run: Run) => SeriesQuery | null;
   limit?: (run: Run) => SeriesQuery | null;
+  service?: boolean; // the panel shows the run's target service
 }
 
 const svcSel = (run: Run, metric: string) => sel(metric, { service: run.target_service }, 'name!=""');
 
 const defs: CompareDef[] = [
-  { id: 'rps', title: 'Throughput', unit: 'req/s', query: (r) => ({ expr: (s) => `sum(${perSecond(sel('brink_requests_total', { run: r.id }), s)})`, label: () => '' }) },
+  { id: 'rps', title: 'Throughput', unit: 'req/s', query: (r) => ({ expr: (s) => `sum(${perRunSecond(sel('brink_requests_total', { run: r.id }), s)})`, label: () => '' }) },
   {
     id: 'p95',
     title: 'Latency p95 per second',
     unit: 'ms',
-    query: (r) => ({ expr: (s) => latencyExpr(r, '0.95', s), label: () => '', scale: 1000 }),
+    query: (r) => ({ expr: (s) => latencyExpr(r, '0.95', s), label: () => '', scale: 1000, lookback: runGaugeLookback }),
   },
   {
     id: 'p99',
     title: 'Latency p99 per second',
     unit: 'ms',
-    query: (r) => ({ expr: (s) => latencyExpr(r, '0.99', s), label: () => '', scale: 1000 }),
+    query: (r) => ({ expr: (s) => latencyExpr(r, '0.99', s), label: () => '', scale: 1000, lookback: runGaugeLookback }),
   },
-  { id: 'failures', title: 'Failures', unit: 'per/s', height: 120, query: (r) => ({ expr: (s) => `sum(${perSecond(sel('brink_failures_total', { run: r.id }), s)})`, label: () => '' }) },
-  { id: 'vus', title: 'Virtual users', unit: 'count', height: 110, query: (r) => ({ expr: () => `sum(${sel('brink_vus', { run: r.id })})`, label: () => '' }) },
+  { id: 'failures', title: 'Failures', unit: 'per/s', height: 120, query: (r) => ({ expr: (s) => `sum(${perRunSecond(sel('brink_failures_total', { run: r.id }), s)})`, label: () => '' }) },
+  { id: 'vus', title: 'Virtual users', unit: 'count', height: 110, query: (r) => ({ expr: () => `sum(${sel('brink_vus', { run: r.id })})`, label: () => '', lookback: runGaugeLookback }) },
   {
     id: 'service-cpu',
+    service: true,
     title: 'Target service CPU (sum of replicas) against limit',
     unit: 'cores',
     query: (r) => (r.target_service ? { expr: (s) => `sum(${perSecond(svcSel(r, 'container_cpu_usage_seconds_total'), s)})`, label: () => '' } : null),
@@ -51,6 +53,7 @@ const defs: CompareDef[] = [
   },
   {
     id: 'replicas',
+    service: true,
     title: 'Target service replicas',
     unit: 'count',
     height: 100,
@@ -159,7 +162,7 @@ export function comparePage(ctx: PageContext): Page {
           height: d.height,
           relative: true,
           syncKey: 'compare',
-          empty: 'no data for either run',
+          empty: d.service && !runs![0].target_service && !runs![1].target_service ? 'neither run names a target service' : 'no data for either run',
           onSelectRange: (from, to) => {
             zoom = { from, to: Math.max(to, from + 2) };
             void draw();

@@ -9,7 +9,7 @@ import type { Marker } from '../chart';
 import { h, replace, type Child } from '../dom';
 import { fmtCount, fmtDuration, fmtMs, fmtPct, fmtRps, fmtTime, fmtUs } from '../format';
 import { PanelGroup, describe, type PanelDef } from '../panels';
-import { containerLabel, perSecond, sel } from '../queries';
+import { containerLabel, perRunSecond, perSecond, runGaugeLookback, sel } from '../queries';
 import { TimeBar, Timeline } from '../timebar';
 import { errorBox, section, statusBadge, table } from './common';
 
@@ -37,8 +37,8 @@ function loadPanels(run: Run): PanelDef[] {
     {
       panel: { id: 'rps', title: 'Throughput', unit: 'req/s', empty: 'no seconds stored for this run in this range' },
       queries: () => [
-        ...(multiName ? [{ expr: (s: number) => `sum(${perSecond(sel('brink_requests_total', r), s)})`, label: () => 'all requests', colorKey: () => 'all' }] : []),
-        { expr: (s) => `sum by (name) (${perSecond(sel('brink_requests_total', r), s)})`, label: (m) => m.name || 'requests', colorKey: (m) => `name|${m.name}` },
+        ...(multiName ? [{ expr: (s: number) => `sum(${perRunSecond(sel('brink_requests_total', r), s)})`, label: () => 'all requests', colorKey: () => 'all' }] : []),
+        { expr: (s) => `sum by (name) (${perRunSecond(sel('brink_requests_total', r), s)})`, label: (m) => m.name || 'requests', colorKey: (m) => `name|${m.name}` },
       ],
     },
     {
@@ -52,20 +52,28 @@ function loadPanels(run: Run): PanelDef[] {
           label: () => `p${Number(q) * 100}`,
           colorKey: () => `q${q}`,
           scale: 1000,
+          lookback: runGaugeLookback,
         })),
     },
     {
       panel: { id: 'failures', title: 'Failures', unit: 'per/s' },
       queries: () => [
-        { expr: (s) => `sum(${perSecond(sel('brink_failures_total', r), s)})`, label: () => 'all failures', colorKey: () => 'all' },
-        { expr: (s) => `sum by (kind) (${perSecond(sel('brink_failures_total', r), s)})`, label: (m) => m.kind ?? '?', colorKey: (m) => `kind|${m.kind}`, dropAllZero: true },
+        { expr: (s) => `sum(${perRunSecond(sel('brink_failures_total', r), s)})`, label: () => 'all failures', colorKey: () => 'all' },
+        { expr: (s) => `sum by (kind) (${perRunSecond(sel('brink_failures_total', r), s)})`, label: (m) => m.kind ?? '?', colorKey: (m) => `kind|${m.kind}`, dropAllZero: true },
       ],
     },
     {
       panel: { id: 'vus', title: 'Virtual users', unit: 'count', height: 120 },
       queries: () => [
-        { expr: () => `sum(${sel('brink_vus', r)})`, label: () => 'VUs', colorKey: () => 'vus' },
-        { expr: () => `sum(${sel('brink_target_rate', r)})`, label: () => 'target rate (iterations/s)', colorKey: () => 'rate', dashed: true, dropAllZero: true },
+        { expr: () => `sum(${sel('brink_vus', r)})`, label: () => 'VUs', colorKey: () => 'vus', lookback: runGaugeLookback },
+        {
+          expr: () => `sum(${sel('brink_target_rate', r)})`,
+          label: () => 'target rate (iterations/s)',
+          colorKey: () => 'rate',
+          dashed: true,
+          dropAllZero: true,
+          lookback: runGaugeLookback,
+        },
       ],
     },
   ];
@@ -74,14 +82,14 @@ function loadPanels(run: Run): PanelDef[] {
 function servicePanels(service: () => string): PanelDef[] {
   const c = (metric: string) => sel(metric, { service: service() }, 'name!=""');
   const byC = 'host, name';
-  const withHost = (m: Record<string, string>) => containerLabel(m, true);
+  const withHost = containerLabel;
   const key = (m: Record<string, string>) => `${m.host}|${m.name}`;
   return [
     {
       panel: { id: 'container-cpu', title: 'Container CPU against limit', unit: 'cores', empty: 'no container of this service in this range' },
       queries: () => [
         { expr: (s) => `sum by (${byC}) (${perSecond(c('container_cpu_usage_seconds_total'), s)})`, label: withHost, colorKey: key },
-        { expr: () => `max by (${byC}) (${c('container_spec_cpu_quota')} / ${c('container_spec_cpu_period')}) > 0`, label: (m) => `${withHost(m)} limit`, colorKey: key, dashed: true },
+        { expr: () => `max by (${byC}) (${c('container_spec_cpu_quota')} / ${c('container_spec_cpu_period')}) > 0`, label: (m, n) => `${withHost(m, n)} limit`, colorKey: key, dashed: true },
         { expr: (s) => `sum(${perSecond(c('container_cpu_usage_seconds_total'), s)})`, label: () => 'all replicas (sum)', colorKey: () => '~sum' },
       ],
     },
@@ -90,7 +98,9 @@ function servicePanels(service: () => string): PanelDef[] {
       queries: () => [
         {
           expr: (s) =>
-            `sum by (${byC}) (${perSecond(c('container_cpu_cfs_throttled_periods_total'), s)}) / sum by (${byC}) (${perSecond(c('container_cpu_cfs_periods_total'), s)})`,
+            // A container that did not run in a second had no periods:
+            // that is no throttling (0), not a gap.
+            `(sum by (${byC}) (${perSecond(c('container_cpu_cfs_throttled_periods_total'), s)}) / (sum by (${byC}) (${perSecond(c('container_cpu_cfs_periods_total'), s)}) > 0)) or (sum by (${byC}) (${perSecond(c('container_cpu_cfs_periods_total'), s)}) * 0)`,
           label: withHost,
           colorKey: key,
         },
@@ -100,7 +110,7 @@ function servicePanels(service: () => string): PanelDef[] {
       panel: { id: 'container-memory', title: 'Container memory working set against limit', unit: 'bytes' },
       queries: () => [
         { expr: () => `max by (${byC}) (${c('container_memory_working_set_bytes')})`, label: withHost, colorKey: key },
-        { expr: () => `max by (${byC}) (${c('container_spec_memory_limit_bytes')}) > 0`, label: (m) => `${withHost(m)} limit`, colorKey: key, dashed: true },
+        { expr: () => `max by (${byC}) (${c('container_spec_memory_limit_bytes')}) > 0`, label: (m, n) => `${withHost(m, n)} limit`, colorKey: key, dashed: true },
       ],
     },
     {
@@ -113,7 +123,7 @@ function servicePanels(service: () => string): PanelDef[] {
         const onHosts = `and on (host) group by (host) (${c('container_memory_working_set_bytes')})`;
         return [
           { expr: (s) => `sum by (host) (${perSecond('node_cpu_seconds_total{mode!~"idle|iowait"}', s)}) ${onHosts}`, label: (m) => m.host ?? '?', colorKey: (m) => `host|${m.host}` },
-          { expr: () => `count by (host) (node_cpu_seconds_total{mode="idle"}) ${onHosts}`, label: (m) => `${m.host ?? '?'} CPUs`, colorKey: (m) => `host|${m.host}`, dashed: true },
+          { expr: () => `max by (host) (machine_cpu_cores) ${onHosts}`, label: (m) => `${m.host ?? '?'} CPUs`, colorKey: (m) => `host|${m.host}`, dashed: true },
         ];
       },
     },
@@ -154,7 +164,12 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
 
   const timeline = new Timeline(app, () => {
     const start = Math.floor(run.started_ms / 1000) - pre;
-    if (run.status === 'running') return { live: true, from: Math.min(start, app.nowSeconds() - 300), to: app.nowSeconds() };
+    if (run.status === 'running') {
+      // A live window that holds the whole run so far, in whole minutes.
+      const now = app.nowSeconds();
+      const window = Math.max(120, Math.ceil((now - start + 15) / 60) * 60);
+      return { live: true, from: now - window, to: now };
+    }
     const end = Math.ceil((run.ended_ms ?? run.last_second_ms ?? run.started_ms) / 1000) + pre;
     return { live: false, from: start, to: Math.max(end, start + 30) };
   });
@@ -264,7 +279,7 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
 
   function renderLiveTiles(t: Tick): void {
     const r = t.runs.find((x) => x.id === run.id);
-    if (!r) {
+    if (!r || r.status !== 'running') {
       replace(liveTiles);
       return;
     }
@@ -348,8 +363,11 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
     ev.preventDefault();
     timeline.pin(Math.round(e.time_ms / 1000));
   }
+  // The markers are this run's own start and end, and everything else that
+  // happened to its service (scaling, knee); other runs' starts are not.
   function relevant(e: HubEvent): boolean {
-    return e.run === run.id || (service() !== '' && e.service === service());
+    if (e.run === run.id) return true;
+    return service() !== '' && e.service === service() && !e.kind.startsWith('run_');
   }
   function showEvents(): void {
     const markers: Marker[] = events.map((e) => ({ t: e.time_ms / 1000, kind: e.kind, text: markerText(e) }));

@@ -1,0 +1,307 @@
+// Browser tests of the hub's web UI in Debian's headless Chromium, against a
+// real hub fed by a real `brink monitor` (this host and its containers) and
+// real `brink run --hub` load tests against the sample target running in
+// CPU- and memory-limited containers. Screenshots go to web/test-artifacts/.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import {
+  World,
+  buildBrink,
+  buildTargetImage,
+  freePort,
+  hubGet,
+  launchBrowser,
+  requireDocker,
+  screenshot,
+  watchPage,
+} from './harness.mjs';
+
+// Container labels are attacker-controlled: this one names a service.
+const xss = '<img src=x onerror=window.__xss=1>';
+const viewport = { width: 1600, height: 1000 };
+
+let world;
+let hub;
+let bin;
+let browser;
+let targetPorts;
+let urls;
+const runIds = {};
+
+function runLoad(label, args) {
+  const proc = world.start(label, bin, ['run', '--hub', hub, ...args]);
+  return proc;
+}
+
+// A quick-mode run is named after its URL, and each run here has its own
+// target port, so the URL finds it.
+async function waitRunId(url) {
+  return world.waitFor(`the run against ${url} in the hub`, async () => {
+    const { runs } = await hubGet(hub, `/api/v1/runs?q=${encodeURIComponent(url)}`);
+    return runs.find((r) => r.name === url)?.id;
+  });
+}
+
+// runPath opens a run with service web below the load: the run's own target
+// service when it reported one, else chosen in the URL as a person would.
+function runPath(run) {
+  const q = run.target_service ? '' : '?service=web';
+  return `/runs/${encodeURIComponent(run.id)}${q}`;
+}
+
+async function waitRunDone(id) {
+  return world.waitFor(
+    `run ${id} to finish`,
+    async () => {
+      const r = await hubGet(hub, `/api/v1/runs/${encodeURIComponent(id)}`);
+      return r.status !== 'running' ? r : null;
+    },
+    { timeoutMs: 120_000, intervalMs: 500 },
+  );
+}
+
+before(async () => {
+  await requireDocker();
+  world = new World('ui');
+  bin = await buildBrink(world);
+  const image = await buildTargetImage(world, 'brink-target:uitest');
+  const hubPort = await freePort();
+  hub = `http://127.0.0.1:${hubPort}`;
+  world.start('hub', bin, ['hub', '--listen', `127.0.0.1:${hubPort}`, '--data', join(world.tmp, 'data')], { daemon: true });
+  await world.waitFor('the hub to answer', () => hubGet(hub, '/api/v1/status'));
+
+  targetPorts = [await freePort(), await freePort(), await freePort()];
+  const limits = ['--cpus', '0.5', '--memory', '256m'];
+  await world.runContainer(`brink-ui-web-1-${hubPort}`, image, [...limits, '--label', 'brink.service=web'], ['--listen', `127.0.0.1:${targetPorts[0]}`, '--cpu', '1ms', '--failure-rate', '0.01']);
+  await world.runContainer(`brink-ui-web-2-${hubPort}`, image, [...limits, '--label', 'brink.service=web'], ['--listen', `127.0.0.1:${targetPorts[1]}`, '--cpu', '1ms', '--failure-rate', '0.01']);
+  await world.runContainer(`brink-ui-xss-${hubPort}`, image, ['--memory', '64m', '--label', `brink.service=${xss}`], ['--listen', `127.0.0.1:${targetPorts[2]}`]);
+
+  const monitorPort = await freePort();
+  world.start(
+    'monitor',
+    bin,
+    ['monitor', '--listen', `127.0.0.1:${monitorPort}`, '--interval', '1s', '--hostname', 'ui-host', '--remote-write', `${hub}/api/v1/write`],
+    { daemon: true },
+  );
+  await world.waitFor(
+    'both replicas of service web in the hub',
+    async () => (await hubGet(hub, '/api/v1/services')).services.find((s) => s.service === 'web' && s.replicas === 2),
+    { timeoutMs: 90_000 },
+  );
+
+  // Run A against the first replica, finished before the pages are looked at.
+  urls = targetPorts.map((p) => `http://127.0.0.1:${p}/`);
+  const a = runLoad('run-a', ['--url', urls[0], '--vus', '8', '--duration', '12s']);
+  runIds.a = await waitRunId(urls[0]);
+  await waitRunDone(runIds.a);
+  await a.done;
+  browser = await launchBrowser(world);
+});
+
+after(async () => {
+  await browser?.close();
+  await world?.close();
+});
+
+async function openPage(path) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const problems = watchPage(page);
+  await page.goto(`${hub}${path}`);
+  return { page, problems, context };
+}
+
+async function legendValues(page, panelId) {
+  return page.$$eval(`[data-panel="${panelId}"] table.legend tbody tr`, (rows) =>
+    rows.map((r) => ({ series: r.children[1].textContent, value: r.children[2].textContent })),
+  );
+}
+
+async function waitPanelSeries(page, panelId, min = 1) {
+  await page.waitForFunction(
+    ([id, n]) => document.querySelectorAll(`[data-panel="${id}"] table.legend tbody tr`).length >= n,
+    [panelId, min],
+    { timeout: 30_000 },
+  );
+}
+
+async function assertNoXSS(page) {
+  assert.equal(await page.evaluate(() => window.__xss), undefined, 'the XSS payload ran');
+  assert.equal(await page.locator('img').count(), 0, 'an <img> element was created from data');
+}
+
+test('cluster page shows this host, both replicas and their service with exact numbers; XSS label stays text', async () => {
+  const { page, problems, context } = await openPage('/');
+  await page.waitForSelector('[data-table="hosts"] tr[data-host]', { timeout: 30_000 });
+  const hostRow = page.locator('[data-table="hosts"] tr[data-host]').first();
+  assert.match(await hostRow.innerText(), /\d\.\d{4} cores/);
+
+  const web = page.locator('[data-table="services"] tr[data-service="web"]');
+  await web.waitFor();
+  const webCells = await web.locator('td').allInnerTexts();
+  assert.equal(webCells[1], '2', `replicas of web: ${webCells.join(' | ')}`);
+  assert.match(webCells[4], /^1\.0000 cores$/, 'two 0.5-core limits sum to 1 core');
+  assert.match(webCells[6], /^512\.00 MiB$/, 'two 256 MiB limits sum to 512 MiB');
+
+  // The payload is shown as the literal text it is, in the services table and the container table.
+  const evil = page.locator(`[data-table="services"] tr[data-service="${xss.replaceAll('"', '\\"')}"]`);
+  await evil.waitFor();
+  assert.equal((await evil.locator('td').first().innerText()).trim(), xss);
+  assert.ok((await page.locator('[data-table="containers"]').innerText()).includes(xss));
+
+  for (const id of ['host-cpu', 'host-memory', 'container-cpu', 'container-memory']) {
+    await waitPanelSeries(page, id);
+    assert.ok(await page.locator(`[data-panel="${id}"] canvas`).count(), `${id} has a canvas`);
+  }
+  const cpu = await legendValues(page, 'container-cpu');
+  assert.ok(cpu.some((s) => s.series.startsWith('brink-ui-web-1')), JSON.stringify(cpu));
+
+  // Live: the range follows the hub's clock without a reload.
+  const before = await page.locator('.range-text').innerText();
+  await page.waitForFunction((t) => document.querySelector('.range-text')?.textContent !== t, before, { timeout: 10_000 });
+
+  await screenshot(page, 'cluster');
+  await assertNoXSS(page);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a running run updates live on its page and ends without a reload', async () => {
+  const b = runLoad('run-b', ['--url', urls[1], '--vus', '16', '--duration', '15s']);
+  runIds.b = await waitRunId(urls[1]);
+  const { page, problems, context } = await openPage(runPath(await hubGet(hub, `/api/v1/runs/${encodeURIComponent(runIds.b)}`)));
+  await waitPanelSeries(page, 'rps');
+  await page.waitForSelector('.badge.status-running');
+  assert.equal(await page.locator('.live-toggle').innerText(), '● live');
+  const tile = page.locator('[data-tile="requests"] .tile-value');
+  const first = await tile.innerText();
+  await page.waitForFunction((t) => document.querySelector('[data-tile="requests"] .tile-value')?.textContent !== t, first, { timeout: 15_000 });
+  await page.waitForSelector('[data-tile="now: rate"]', { timeout: 10_000 });
+  await screenshot(page, 'run-live');
+  await page.waitForSelector('.badge.status-finished', { timeout: 60_000 });
+  await b.done;
+  assert.equal(b.exited.code, 0, `brink run exited ${b.exited.code}`);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('run page: load and the target service on one time axis; hover, zoom, pin, table and export', async () => {
+  const run = await hubGet(hub, `/api/v1/runs/${encodeURIComponent(runIds.a)}`);
+  const { page, problems, context } = await openPage(runPath(run));
+  for (const id of ['rps', 'latency', 'failures', 'vus', 'container-cpu', 'container-throttling', 'container-memory', 'replicas', 'host-cpu']) {
+    await waitPanelSeries(page, id);
+  }
+  assert.equal(await page.locator('[data-tile="requests"] .tile-value').innerText(), run.totals.requests.toLocaleString('en-US'));
+  const cpu = await legendValues(page, 'container-cpu');
+  assert.ok(cpu.some((s) => s.series.endsWith('limit') && s.value === '0.5000 cores'), `CPU limits: ${JSON.stringify(cpu)}`);
+  const mem = await legendValues(page, 'container-memory');
+  assert.ok(mem.some((s) => s.series.endsWith('limit') && s.value === '256.00 MiB'), `memory limits: ${JSON.stringify(mem)}`);
+  assert.equal(await page.locator('[data-table="events"] tr[data-kind="run_started"]').count(), 1);
+  await page.waitForSelector('[data-table="window-latency"] table');
+
+  // Hover the middle of the run: every panel's cursor moves to the same
+  // second (synced) and the legend shows the stored value at that second.
+  const over = page.locator('[data-panel="rps"] .u-over');
+  const box = await over.boundingBox();
+  const startX = Math.floor(run.started_ms / 1000);
+  const endX = Math.ceil(run.ended_ms / 1000);
+  const range = await page.evaluate(() => new URLSearchParams(location.search).toString());
+  const viewFrom = startX - 15;
+  const viewTo = endX + 15;
+  const frac = (startX + 6 - viewFrom) / (viewTo - viewFrom);
+  await page.mouse.move(box.x + box.width * frac, box.y + box.height / 2);
+  const at = page.locator('[data-panel="rps"] .cursor-at');
+  await page.waitForFunction(() => document.querySelector('[data-panel="rps"] .cursor-at')?.dataset.mode === 'at cursor');
+  const x = Number(await at.getAttribute('data-x'));
+  assert.ok(x >= startX && x <= endX, `hovered second ${x} inside the run ${startX}..${endX} (url ${range})`);
+  assert.equal(await page.locator('[data-panel="container-cpu"] .cursor-at').getAttribute('data-x'), String(x), 'cursor synced to the container panel');
+  const shown = await legendValues(page, 'rps');
+  const q = await hubGet(hub, `/api/v1/query?query=${encodeURIComponent(`sum by (name) (irate(brink_requests_total{run="${runIds.a}"}[2s]))`)}&time=${x}`);
+  assert.equal(q.result.length, 1);
+  const exact = Number(q.result[0].value[1]);
+  assert.equal(shown[0].value, `${exact.toLocaleString('en-US', { maximumFractionDigits: 2 })} req/s`, `legend at ${x}`);
+  await screenshot(page, 'run-hover');
+
+  // Drag to zoom: every chart, the URL and the time bar take the new range.
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => new URLSearchParams(location.search).has('from'));
+  const url = new URL(page.url());
+  const from = Number(url.searchParams.get('from'));
+  const to = Number(url.searchParams.get('to'));
+  assert.ok(from > viewFrom && to < viewTo && to - from < (viewTo - viewFrom) * 0.5, `zoomed to ${from}..${to} from ${viewFrom}..${viewTo}`);
+  assert.equal(await page.locator('.live-toggle').innerText(), '❚❚ paused');
+  await page.waitForFunction((f) => document.querySelector('.range-text')?.textContent?.includes('(') && new URLSearchParams(location.search).get('from') === String(f), from);
+
+  // Scrub: the slider pins a second; legends show it and the URL keeps it.
+  await page.locator('.scrubber').evaluate((el, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, from + 3);
+  await page.mouse.move(0, 0);
+  await page.waitForFunction((v) => document.querySelector('[data-panel="rps"] .cursor-at')?.dataset.x === String(v), from + 3);
+  assert.equal(new URL(page.url()).searchParams.get('at'), String(from + 3));
+  assert.match(await page.locator('.pin-text').innerText(), /pinned/);
+
+  // The table view lists every point; export links give CSV and JSON.
+  await page.locator('[data-panel="rps"] button', { hasText: 'table' }).click();
+  assert.ok((await page.locator('[data-panel="rps"] .series-table tbody tr').count()) >= to - from);
+  const csvHref = await page.locator('[data-panel="rps"] a', { hasText: 'csv' }).getAttribute('href');
+  const csv = await fetch(`${hub}${csvHref}`);
+  assert.equal(csv.status, 200);
+  assert.match(await csv.text(), /^timestamp,/);
+  const jsonHref = await page.locator('[data-panel="container-memory"] a', { hasText: 'json' }).getAttribute('href');
+  const exported = await (await fetch(`${hub}${jsonHref}`)).json();
+  assert.ok(exported.series.length >= 1, 'memory export has series');
+
+  // Back returns to the range before the zoom.
+  await page.goBack();
+  await page.waitForFunction(() => !new URLSearchParams(location.search).has('at'));
+  await screenshot(page, 'run');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('runs list is searchable and compare overlays two runs on relative time', async () => {
+  const { page, problems, context } = await openPage('/runs');
+  await page.waitForSelector(`[data-table="runs"] tr[data-run="${runIds.a}"]`);
+  assert.equal(await page.locator('[data-table="runs"] tbody tr').count(), 2);
+  await page.locator('input.search').fill(String(targetPorts[1]));
+  await page.waitForFunction(() => document.querySelectorAll('[data-table="runs"] tbody tr').length === 1);
+  assert.equal(await page.locator(`[data-table="runs"] tr[data-run="${runIds.b}"]`).count(), 1);
+  await page.locator('input.search').fill('no such run anywhere');
+  await page.waitForSelector('.empty-note');
+  await page.locator('input.search').fill('');
+  await page.waitForFunction(() => document.querySelectorAll('[data-table="runs"] tbody tr').length === 2);
+  await page.locator(`tr[data-run="${runIds.a}"] input[type=checkbox]`).check();
+  await page.locator(`tr[data-run="${runIds.b}"] input[type=checkbox]`).check();
+  await page.locator('button', { hasText: 'Compare selected' }).click();
+  await page.waitForURL(/\/compare\?/);
+  await page.waitForSelector('[data-table="compare"]');
+  for (const id of ['rps', 'p95', 'p99', 'failures', 'vus']) await waitPanelSeries(page, id, 2);
+  const rps = await legendValues(page, 'rps');
+  assert.deepEqual(
+    rps.map((s) => s.series),
+    [`A: ${urls[0]}`, `B: ${urls[1]}`],
+  );
+  const requests = await page.locator('[data-table="compare"] tr', { hasText: 'requests' }).locator('td').allInnerTexts();
+  const [ra, rb] = await Promise.all([runIds.a, runIds.b].map((id) => hubGet(hub, `/api/v1/runs/${encodeURIComponent(id)}`)));
+  assert.deepEqual(requests.slice(0, 2), [ra.totals.requests.toLocaleString('en-US'), rb.totals.requests.toLocaleString('en-US')]);
+  await screenshot(page, 'compare');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('an unknown run and an unknown page say so', async () => {
+  const { page, context } = await openPage('/runs/no-such-run');
+  await page.waitForSelector('.error-box');
+  assert.match(await page.locator('.error-box').innerText(), /no-such-run|not found/i);
+  await page.goto(`${hub}/no/such/page`);
+  await page.waitForSelector('.empty h2');
+  assert.equal(await page.locator('.empty h2').innerText(), 'Not found');
+  await context.close();
+});
