@@ -689,6 +689,29 @@ func (r *Registry) Latency(q LatencyQuery) (Latency, error) {
 	return out, nil
 }
 
+// Seconds calls fn with every second the hub holds for run id, with the
+// source that reported it, in the order received; each (source, second)
+// comes once. The coordinator of distributed runs builds a run's exact
+// summary from them.
+func (r *Registry) Seconds(id string, fn func(source string, s *brinkv1.Second) error) error {
+	ru, err := r.get(id)
+	if err != nil {
+		return err
+	}
+	ru.mu.Lock()
+	path := ru.logPath()
+	ru.mu.Unlock()
+	_, err = scanSecondsLog(path, func(rec *brinkv1.PushSecondsRequest) error {
+		for _, s := range rec.Seconds {
+			if err := fn(rec.Source, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return err
+}
+
 // TargetingService lists running runs whose target is service.
 func (r *Registry) TargetingService() map[string][]string {
 	r.mu.Lock()
