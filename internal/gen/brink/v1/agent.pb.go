@@ -1308,9 +1308,10 @@ type StartDistributedRunRequest struct {
 	WaitForAgentsMs int64 `protobuf:"varint,13,opt,name=wait_for_agents_ms,json=waitForAgentsMs,proto3" json:"wait_for_agents_ms,omitempty"`
 	// Who started it (host name), for the run's record.
 	Source string `protobuf:"bytes,14,opt,name=source,proto3" json:"source,omitempty"`
-	// The plan's planned duration (ms), for progress displays and the
-	// rebalance cut-off.
-	PlannedMs     int64 `protobuf:"varint,15,opt,name=planned_ms,json=plannedMs,proto3" json:"planned_ms,omitempty"`
+	// The plan's planned duration (ms), for progress displays.
+	PlannedMs int64 `protobuf:"varint,15,opt,name=planned_ms,json=plannedMs,proto3" json:"planned_ms,omitempty"`
+	// The plan's thresholds, judged by the hub on the merged results.
+	Thresholds    []string `protobuf:"bytes,16,rep,name=thresholds,proto3" json:"thresholds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1448,6 +1449,13 @@ func (x *StartDistributedRunRequest) GetPlannedMs() int64 {
 		return x.PlannedMs
 	}
 	return 0
+}
+
+func (x *StartDistributedRunRequest) GetThresholds() []string {
+	if x != nil {
+		return x.Thresholds
+	}
+	return nil
 }
 
 type StartDistributedRunResponse struct {
@@ -2151,7 +2159,7 @@ const file_brink_v1_agent_proto_rawDesc = "" +
 	"\tadd_share\x18\x05 \x01(\v2\x12.brink.v1.AddShareH\x00R\baddShare\x12$\n" +
 	"\x04stop\x18\x06 \x01(\v2\x0e.brink.v1.StopH\x00R\x04stop\x12-\n" +
 	"\arelease\x18\a \x01(\v2\x11.brink.v1.ReleaseH\x00R\areleaseB\t\n" +
-	"\acommand\"\x91\a\n" +
+	"\acommand\"\xb1\a\n" +
 	"\x1aStartDistributedRunRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x19\n" +
 	"\brun_name\x18\x02 \x01(\tR\arunName\x12+\n" +
@@ -2169,7 +2177,10 @@ const file_brink_v1_agent_proto_rawDesc = "" +
 	"\x12wait_for_agents_ms\x18\r \x01(\x03R\x0fwaitForAgentsMs\x12\x16\n" +
 	"\x06source\x18\x0e \x01(\tR\x06source\x12\x1d\n" +
 	"\n" +
-	"planned_ms\x18\x0f \x01(\x03R\tplannedMs\x1a8\n" +
+	"planned_ms\x18\x0f \x01(\x03R\tplannedMs\x12\x1e\n" +
+	"\n" +
+	"thresholds\x18\x10 \x03(\tR\n" +
+	"thresholds\x1a8\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
