@@ -42,9 +42,12 @@ func Parse(filename string, src []byte, baseDir string) (*Plan, error) {
 	return ParseEnv(filename, src, baseDir, os.Getenv)
 }
 
-// ParseEnv is Parse with the environment supplied by the caller. An
-// environment variable that is empty counts as unset.
+// ParseEnv is Parse with the environment supplied by the caller (nil: an
+// empty environment). An environment variable that is empty counts as unset.
 func ParseEnv(filename string, src []byte, baseDir string, getenv func(string) string) (*Plan, error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
 	d := &decoder{
 		file: filename, baseDir: baseDir, getenv: getenv, budget: maxNodes,
 		lines: strings.Split(string(src), "\n"),
