@@ -48,8 +48,9 @@ type Config struct {
 	BufferMaxBytes int64
 	// Timeout bounds one request (default 10 s).
 	Timeout time.Duration
-	// MaxBackoff bounds the wait between retries (default 5 s).
-	MaxBackoff time.Duration
+	// MinBackoff is the first wait after a failed send (default 100 ms);
+	// it doubles with every failure up to MaxBackoff (default 5 s).
+	MinBackoff, MaxBackoff time.Duration
 	// FlushTimeout is how long Run keeps sending after its context ends
 	// before it leaves the rest in BufferDir (default 2 s).
 	FlushTimeout time.Duration
@@ -79,8 +80,10 @@ type item struct {
 type Client struct {
 	cfg Config
 
-	mu       sync.Mutex
-	queue    []*item // waiting, oldest first
+	mu    sync.Mutex
+	queue []*item // waiting, oldest first
+	// inflight is the request being sent; it returns to the queue's head
+	// if the send fails.
 	inflight *item
 	nextSeq  uint64
 	healthy  bool
@@ -115,9 +118,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 100 * time.Millisecond
+	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Second
 	}
+	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
 	if cfg.FlushTimeout <= 0 {
 		cfg.FlushTimeout = 2 * time.Second
 	}
@@ -265,9 +272,7 @@ func (c *Client) persistLocked(it *item) {
 		return
 	}
 	it.file = path
-	if it != c.inflight {
-		it.body = nil
-	}
+	it.body = nil
 }
 
 func writeFile(path string, body []byte) error {
@@ -345,23 +350,34 @@ func (c *Client) Stats() Stats {
 }
 
 // Run sends queued requests until ctx ends, then keeps sending for up to
-// FlushTimeout and leaves whatever is left in BufferDir.
+// FlushTimeout (a request in flight may finish, a healthy receiver gets
+// the rest) and leaves whatever is left in BufferDir.
 func (c *Client) Run(ctx context.Context) error {
-	c.loop(ctx, false)
-	flushCtx, cancel := context.WithTimeout(context.Background(), c.cfg.FlushTimeout)
-	defer cancel()
+	sendCtx, cancelSend := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSend()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-sendCtx.Done():
+			return
+		}
+		t := time.NewTimer(c.cfg.FlushTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelSend()
+		case <-sendCtx.Done():
+		}
+	}()
+	c.loop(ctx, sendCtx, false)
 	c.mu.Lock()
 	healthy := c.healthy
 	c.mu.Unlock()
 	if healthy {
-		c.loop(flushCtx, true)
+		c.loop(sendCtx, sendCtx, true)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.inflight != nil {
-		c.queue = append([]*item{c.inflight}, c.queue...)
-		c.inflight = nil
-	}
 	c.spillLocked()
 	if n := len(c.queue); n > 0 && c.cfg.BufferDir != "" {
 		c.cfg.Logger.Info("remote write: requests left in the buffer for the next start", "requests", n, "dir", c.cfg.BufferDir)
@@ -369,11 +385,11 @@ func (c *Client) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// loop sends until ctx ends. With drain (the final flush after Run's
-// context ended) it also returns as soon as the queue is empty or a send
-// fails.
-func (c *Client) loop(ctx context.Context, drain bool) {
-	backoff := 100 * time.Millisecond
+// loop sends until ctx ends; each request runs under sendCtx. With drain
+// (the final flush) it also returns as soon as the queue is empty or a
+// send fails.
+func (c *Client) loop(ctx, sendCtx context.Context, drain bool) {
+	backoff := c.cfg.MinBackoff
 	for ctx.Err() == nil {
 		it := c.next()
 		if it == nil {
@@ -387,24 +403,23 @@ func (c *Client) loop(ctx context.Context, drain bool) {
 			}
 			continue
 		}
-		retry, err := c.send(ctx, it)
+		retry, err := c.send(sendCtx, it)
 		c.mu.Lock()
+		c.inflight = nil
 		switch {
 		case err == nil:
 			c.stats.RequestsSent++
 			c.stats.SamplesSent += uint64(it.samples)
 			c.stats.LastSuccess = time.Now()
 			c.removeLocked(it)
-			c.inflight = nil
 			if !c.healthy {
 				c.cfg.Logger.Info("remote write: receiver answers again", "url", c.cfg.URL, "pending", len(c.queue))
 			}
 			c.healthy = true
-			backoff = 100 * time.Millisecond
+			backoff = c.cfg.MinBackoff
 		case !retry:
 			c.stats.SamplesRejected += uint64(it.samples)
 			c.removeLocked(it)
-			c.inflight = nil
 			c.cfg.Logger.Error("remote write: receiver rejected a request; dropped", "samples", it.samples, "err", err)
 		default:
 			if c.healthy || c.stats.SendFailures%30 == 0 {
@@ -412,7 +427,10 @@ func (c *Client) loop(ctx context.Context, drain bool) {
 			}
 			c.stats.SendFailures++
 			c.healthy = false
-			c.persistLocked(it)
+			// Back to the head of the queue: it is sent first once the
+			// receiver answers, and is the first dropped if the buffer
+			// fills meanwhile.
+			c.queue = append([]*item{it}, c.queue...)
 			c.spillLocked()
 		}
 		c.mu.Unlock()
@@ -430,14 +448,10 @@ func (c *Client) loop(ctx context.Context, drain bool) {
 	}
 }
 
-// next returns the request to send: the one in flight again after a
-// failure, else the oldest waiting one.
+// next takes the oldest waiting request.
 func (c *Client) next() *item {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.inflight != nil {
-		return c.inflight
-	}
 	if len(c.queue) == 0 {
 		return nil
 	}
