@@ -18,7 +18,9 @@ func cpuTarget(v float64) Target  { return Target{Kind: CPU, Value: v} }
 func rpsTarget(v float64) Target  { return Target{Kind: RPS, Value: v} }
 func promTarget(v float64) Target { return Target{Kind: PromQL, Value: v, Query: "queue_depth"} }
 
-func reading(t Target, v float64) Reading { return Reading{Target: t, Value: v, Window: 15 * time.Second} }
+func reading(t Target, v float64) Reading {
+	return Reading{Target: t, Value: v, Window: 15 * time.Second}
+}
 
 func missingReading(t Target) Reading {
 	return Reading{Target: t, Missing: "query returned no data"}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"strconv"
@@ -201,7 +202,9 @@ func ParsePolicy(file string, data []byte) (*Policy, error) {
 	ps := &parser{file: file}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return nil, &PolicyError{File: file, Msg: "empty policy: it needs at least a services: mapping"}
+	} else if err != nil {
 		return nil, &PolicyError{File: file, Msg: "not valid YAML: " + err.Error()}
 	}
 	if len(doc.Content) == 0 {

@@ -108,18 +108,20 @@ func (p *parser) decodeStrict(n *yaml.Node, out any, what string) error {
 	return nil
 }
 
-// columnOfLine finds the column of the first node of n's tree on line,
-// for errors that the YAML library reports by line only.
+// columnOfLine finds the column of the last node of n's tree on line (the
+// value, when a line holds "key: value"), for errors that the YAML library
+// reports by line only.
 func columnOfLine(n *yaml.Node, line int) int {
+	col := 0
 	if n.Line == line {
-		return n.Column
+		col = n.Column
 	}
 	for _, c := range n.Content {
-		if col := columnOfLine(c, line); col > 0 {
-			return col
+		if cc := columnOfLine(c, line); cc > 0 {
+			col = cc
 		}
 	}
-	return 0
+	return col
 }
 
 // checkKeys walks n along the struct type t and reports the first mapping

@@ -130,6 +130,20 @@ func (h *HAProxy) Servers(ctx context.Context, backend string) ([]Server, error)
 	return out, nil
 }
 
+// FrontendRequests is the frontend's req_tot: HTTP requests received.
+func (h *HAProxy) FrontendRequests(ctx context.Context, frontend string) (int64, error) {
+	rows, err := h.Stat(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
+		if r.Proxy() == frontend && r.Service() == "FRONTEND" {
+			return r.Int("req_tot"), nil
+		}
+	}
+	return 0, fmt.Errorf("haproxy %s: no frontend %q (check the frontend name in the policy and HAProxy's configuration)", h.address, frontend)
+}
+
 func (h *HAProxy) server(ctx context.Context, backend, name string) (Server, bool, error) {
 	ss, err := h.Servers(ctx, backend)
 	if err != nil {

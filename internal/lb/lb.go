@@ -34,4 +34,8 @@ type Balancer interface {
 	WaitIdle(ctx context.Context, backend, name string, timeout time.Duration) (idle bool, err error)
 	// DeleteServer takes a server out of the backend for good.
 	DeleteServer(ctx context.Context, backend, name string) error
+	// FrontendRequests is the number of requests a frontend has received
+	// since the load balancer started (a counter): the offered load, even
+	// when the replicas cannot keep up.
+	FrontendRequests(ctx context.Context, frontend string) (int64, error)
 }
