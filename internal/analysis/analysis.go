@@ -23,19 +23,19 @@ import (
 // names and an Entity (a container name, a host name, or "" for the
 // generator), with one point per second.
 const (
-	TargetCPU          = "target_cpu_cores"            // CPU used by a target container, cores
-	TargetCPULimit     = "target_cpu_limit_cores"      // its CPU limit (quota/period), cores
-	TargetThrottled    = "target_cpu_throttled_ratio"  // throttled CFS periods / periods, 0..1
-	TargetMemory       = "target_memory_bytes"         // working set, bytes
-	TargetMemoryLimit  = "target_memory_limit_bytes"   // memory limit, bytes (absent: none)
-	LBCPU              = "lb_cpu_cores"                // CPU used by a load-balancer container
-	LBCPULimit         = "lb_cpu_limit_cores"          // its CPU limit
-	LBThrottled        = "lb_cpu_throttled_ratio"      // its throttled ratio
-	HostCPU            = "host_cpu_used_cores"         // host CPU busy (all modes but idle and iowait), cores
-	HostCores          = "host_cpu_cores"              // the host's logical CPUs
-	GeneratorCPU       = "generator_cpu_cores"         // CPU used by the load generator process
+	TargetCPU          = "target_cpu_cores"             // CPU used by a target container, cores
+	TargetCPULimit     = "target_cpu_limit_cores"       // its CPU limit (quota/period), cores
+	TargetThrottled    = "target_cpu_throttled_ratio"   // throttled CFS periods / periods, 0..1
+	TargetMemory       = "target_memory_bytes"          // working set, bytes
+	TargetMemoryLimit  = "target_memory_limit_bytes"    // memory limit, bytes (absent: none)
+	LBCPU              = "lb_cpu_cores"                 // CPU used by a load-balancer container
+	LBCPULimit         = "lb_cpu_limit_cores"           // its CPU limit
+	LBThrottled        = "lb_cpu_throttled_ratio"       // its throttled ratio
+	HostCPU            = "host_cpu_used_cores"          // host CPU busy (all modes but idle and iowait), cores
+	HostCores          = "host_cpu_cores"               // the host's logical CPUs
+	GeneratorCPU       = "generator_cpu_cores"          // CPU used by the load generator process
 	GeneratorCapacity  = "generator_cpu_capacity_cores" // cores the generator may use (GOMAXPROCS, affinity, cgroup quota)
-	GeneratorJitterP99 = "generator_jitter_p99_ms"     // how late scheduled sends started, p99 of that second
+	GeneratorJitterP99 = "generator_jitter_p99_ms"      // how late scheduled sends started, p99 of that second
 )
 
 // Point is one sample of a resource series. T is the unix second that the

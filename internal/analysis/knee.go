@@ -22,7 +22,7 @@ type timeline struct {
 	dropped  []float64
 	p50, p95 []float64 // ms; NaN for a second without completed requests
 
-	goodS, p95S, p50S []float64 // smoothed
+	goodS, p95S []float64 // smoothed
 	open              bool
 	unit              string
 }
@@ -59,7 +59,6 @@ func newTimeline(in Input, o Options) *timeline {
 	}
 	tl.goodS = movingMedian(tl.good, o.Smooth)
 	tl.p95S = movingMedian(tl.p95, o.Smooth)
-	tl.p50S = movingMedian(tl.p50, o.Smooth)
 	return tl
 }
 
