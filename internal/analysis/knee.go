@@ -23,8 +23,8 @@ type timeline struct {
 	p50, p95 []float64 // ms; NaN for a second without completed requests
 
 	goodS, p95S []float64 // smoothed
-	open              bool
-	unit              string
+	open        bool
+	unit        string
 }
 
 func newTimeline(in Input, o Options) *timeline {
