@@ -76,6 +76,8 @@ type rawConn struct {
 	reused  bool // nc has carried a complete response
 	buf     []byte
 	r, w    int
+	// fast path on the socket itself (plain TCP on Linux), see rawio_linux.go
+	fd fdIO
 	// per response
 	bytesIn   int64
 	firstByte time.Time
@@ -98,6 +100,7 @@ func (c *rawConn) close() {
 		c.nc = nil
 	}
 	c.mu.Unlock()
+	c.fd.detach()
 	c.reused = false
 	c.r, c.w = 0, 0
 }
@@ -188,6 +191,7 @@ func (c *rawConn) dial(deadline time.Time) error {
 	if c.buf == nil {
 		c.buf = make([]byte, readBufferSize)
 	}
+	c.fd.attach(nc)
 	return nil
 }
 
@@ -201,15 +205,32 @@ func (c *rawConn) roundTrip(req *Request, capture Capture, deadline time.Time, r
 			return errInterrupted
 		}
 	}
-	n, err := c.nc.Write(req.Wire)
-	res.BytesOut += int64(n)
-	res.Sent = res.Sent || n > 0
-	if err != nil {
-		return err
-	}
 	c.bytesIn = 0
 	c.firstByte = time.Time{}
-	err = c.readResponse(req, capture, res)
+	if c.fd.attached() {
+		if err := c.makeRoom(); err != nil {
+			return err
+		}
+		// Write the request and read the first bytes of the response in
+		// one pass over the socket, without the speculative read that
+		// would find nothing yet.
+		written, n, err := c.fd.exchange(req.Wire, c.buf[c.w:])
+		res.BytesOut += int64(written)
+		res.Sent = res.Sent || written > 0
+		c.received(n)
+		if err != nil {
+			res.BytesIn = c.bytesIn
+			return err
+		}
+	} else {
+		n, err := c.nc.Write(req.Wire)
+		res.BytesOut += int64(n)
+		res.Sent = res.Sent || n > 0
+		if err != nil {
+			return err
+		}
+	}
+	err := c.readResponse(req, capture, res)
 	res.BytesIn = c.bytesIn
 	res.FirstByte = c.firstByte
 	if err != nil {
@@ -224,6 +245,42 @@ func (c *rawConn) roundTrip(req *Request, capture Capture, deadline time.Time, r
 
 // fill reads more bytes into the buffer, compacting or growing it when full.
 func (c *rawConn) fill() error {
+	if err := c.makeRoom(); err != nil {
+		return err
+	}
+	var (
+		n   int
+		err error
+	)
+	if c.fd.attached() {
+		n, err = c.fd.read(c.buf[c.w:])
+	} else {
+		n, err = c.nc.Read(c.buf[c.w:])
+	}
+	if n > 0 {
+		c.received(n)
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+func (c *rawConn) received(n int) {
+	if n <= 0 {
+		return
+	}
+	if c.firstByte.IsZero() {
+		c.firstByte = time.Now()
+	}
+	c.w += n
+	c.bytesIn += int64(n)
+}
+
+// makeRoom makes space after c.w: it rewinds an empty buffer, compacts a
+// full one, or grows it for a long response head.
+func (c *rawConn) makeRoom() error {
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 	} else if c.w == len(c.buf) {
@@ -240,19 +297,7 @@ func (c *rawConn) fill() error {
 			c.buf = nb
 		}
 	}
-	n, err := c.nc.Read(c.buf[c.w:])
-	if n > 0 {
-		if c.firstByte.IsZero() {
-			c.firstByte = time.Now()
-		}
-		c.w += n
-		c.bytesIn += int64(n)
-		return nil
-	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return err
+	return nil
 }
 
 // line returns the next line without its line ending. The slice is valid
