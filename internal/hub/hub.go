@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/brinkhq/brink/internal/coord"
 	"github.com/brinkhq/brink/internal/gen/brink/v1/brinkv1connect"
 	"github.com/brinkhq/brink/internal/hub/events"
 	"github.com/brinkhq/brink/internal/hub/runs"
@@ -66,10 +68,14 @@ type Hub struct {
 	store  store.Store
 	runs   *runs.Registry
 	events *events.Log
+	coord  *coord.Coordinator
 
 	tokens tokens
 	cfg    atomic.Pointer[Config]
 	engine atomic.Pointer[promql.Engine]
+
+	// series caches parsed remote-write label sets by their raw bytes.
+	series *seriesCache
 
 	reg     *prometheus.Registry
 	metrics *metrics
@@ -103,7 +109,8 @@ func New(opts Options) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	h := &Hub{opts: opts, log: opts.Logger, now: opts.Now, started: opts.Now(), reg: prometheus.NewRegistry()}
+	h := &Hub{opts: opts, log: opts.Logger, now: opts.Now, started: opts.Now(), reg: prometheus.NewRegistry(),
+		series: newSeriesCache(1 << 20)}
 	if err := h.applyTokens(cfg); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -130,6 +137,16 @@ func New(opts Options) (*Hub, error) {
 		Logger: opts.Logger, Timing: runTiming(cfg),
 	})
 	if err != nil {
+		h.events.Close()
+		h.db.Close()
+		return nil, err
+	}
+	h.coord, err = coord.New(coord.Options{
+		Runs: h.runs, Events: h.events, DataDir: filepath.Join(opts.DataDir, "agents"), Version: opts.Version,
+		Logger: opts.Logger, Now: opts.Now, Authorize: h.tokens.allowed,
+	})
+	if err != nil {
+		h.runs.Close()
 		h.events.Close()
 		h.db.Close()
 		return nil, err
@@ -223,11 +240,16 @@ func (h *Hub) Handler() http.Handler {
 	api("GET /api/v1/runs/{id}/latency", "run_latency", h.handleRunLatency)
 	api("GET /api/v1/events", "events", h.handleEvents)
 	api("GET /api/v1/export", "export", h.handleExport)
+	h.coord.Mount(mux)
 	mux.HandleFunc("GET /api/v1/stream", h.handleStream)
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s: see docs/api.md", r.Method, r.URL.Path))
 	}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{}))
+	// Profiles of a live hub, as Prometheus serves them.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	ui := h.opts.UI
 	if ui == nil {
 		ui = web.Handler()
@@ -255,7 +277,11 @@ func (h *Hub) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		h.coord.Run(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -299,6 +325,7 @@ func (h *Hub) Run(ctx context.Context, ln net.Listener) error {
 func (h *Hub) Close() error {
 	h.closeOnce.Do(func() {
 		h.closing.Store(true)
+		h.coord.Close()
 		h.runs.Close()
 		h.events.Close()
 		h.closeErr = h.db.Close()

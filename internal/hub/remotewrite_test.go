@@ -2,14 +2,20 @@ package hub
 
 import (
 	"bytes"
+	"math"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"time"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 func TestRemoteWriteAuthAndValidation(t *testing.T) {
@@ -132,36 +138,169 @@ func TestConfigReload(t *testing.T) {
 	}
 }
 
+// FuzzDecodeWriteRequest checks the hub's in-place decoder against the
+// reference (prompb's generated code): whatever the hub accepts, the
+// reference accepts too, with the same labels and samples; and no input
+// makes it panic.
 func FuzzDecodeWriteRequest(f *testing.F) {
 	f.Add(encodeWrite(f, []prompb.TimeSeries{series("up", []string{"host", "h1"}, prompb.Sample{Timestamp: 1, Value: 1})}))
+	f.Add(encodeWrite(f, []prompb.TimeSeries{series("up", []string{"empty", ""}, prompb.Sample{Timestamp: -5, Value: math.NaN()}),
+		series("b", []string{"x", "1"}, prompb.Sample{Timestamp: 1, Value: 2}, prompb.Sample{Timestamp: 2, Value: 3})}))
 	f.Add(snappy.Encode(nil, []byte{0x0a, 0x02, 0x0a, 0x00}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := decodeWriteRequest(body, 1<<20)
+		ref, refErr := decodeWriteRequest(body, 1<<20)
+		b := &rwBatch{}
+		err := b.unsnappy(body, 1<<20)
+		if err == nil {
+			err = b.decode(b.raw, newSeriesCache(1<<10))
+		}
 		if err != nil {
+			if refErr == nil {
+				t.Logf("stricter than the reference: %v", err)
+			}
 			return
 		}
-		// Whatever is accepted must be valid for the store.
-		for _, ts := range req.Timeseries {
-			if err := validateSeriesLabels(ts.Labels); err != nil {
-				t.Fatalf("accepted invalid series: %v", err)
+		if refErr != nil {
+			// The hub skips metadata, exemplars and native histograms
+			// unparsed; the reference must agree once they are removed.
+			raw, _ := snappy.Decode(nil, body)
+			stripped, err := stripIgnoredFields(raw)
+			if err != nil {
+				t.Fatalf("accepted a request whose framing is broken: %v", err)
+			}
+			if ref, refErr = decodeWriteRequest(snappy.Encode(nil, stripped), 1<<20); refErr != nil {
+				t.Fatalf("accepted what the reference refuses (%v)", refErr)
 			}
 		}
-		again, err := req.Marshal()
-		if err != nil {
-			t.Fatal(err)
+		i, start := 0, 0
+		for _, ts := range ref.Timeseries {
+			if len(ts.Samples) == 0 {
+				continue
+			}
+			if i >= len(b.entries) {
+				t.Fatalf("series %d missing", i)
+			}
+			var want labels.ScratchBuilder
+			for _, l := range ts.Labels {
+				if l.Value != "" {
+					want.Add(l.Name, l.Value)
+				}
+			}
+			if !labels.Equal(want.Labels(), b.entries[i].labels) {
+				t.Fatalf("series %d: labels %v, want %v", i, b.entries[i].labels, want.Labels())
+			}
+			got := b.samples[start:b.ends[i]]
+			if len(got) != len(ts.Samples) {
+				t.Fatalf("series %d: %d samples, want %d", i, len(got), len(ts.Samples))
+			}
+			for j, s := range ts.Samples {
+				if got[j].t != s.Timestamp || math.Float64bits(got[j].v) != math.Float64bits(s.Value) {
+					t.Fatalf("series %d sample %d: %+v, want %+v", i, j, got[j], s)
+				}
+			}
+			start = b.ends[i]
+			i++
 		}
-		if _, err := decodeWriteRequest(snappy.Encode(nil, again), 1<<20); err != nil {
-			t.Fatalf("re-encoded request rejected: %v", err)
+		if i != len(b.entries) {
+			t.Fatalf("%d series decoded, reference has %d with samples", len(b.entries), i)
 		}
 	})
+}
+
+// stripIgnoredFields removes what the hub does not read from a
+// WriteRequest: metadata (3) and, in each series, exemplars (3) and
+// histograms (4).
+func stripIgnoredFields(req []byte) ([]byte, error) {
+	var out []byte
+	for len(req) > 0 {
+		num, typ, n := protowire.ConsumeField(req)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		field := req[:n]
+		req = req[n:]
+		switch {
+		case num == 3:
+			continue
+		case num == 1 && typ == protowire.BytesType:
+			_, _, tn := protowire.ConsumeTag(field)
+			ts, _ := protowire.ConsumeBytes(field[tn:])
+			var keep []byte
+			for len(ts) > 0 {
+				fnum, _, fn := protowire.ConsumeField(ts)
+				if fn < 0 {
+					return nil, protowire.ParseError(fn)
+				}
+				if fnum != 3 && fnum != 4 {
+					keep = append(keep, ts[:fn]...)
+				}
+				ts = ts[fn:]
+			}
+			out = protowire.AppendTag(out, 1, protowire.BytesType)
+			out = protowire.AppendBytes(out, keep)
+		default:
+			out = append(out, field...)
+		}
+	}
+	return out, nil
 }
 
 func TestDecodeWriteRequestBoundsMemory(t *testing.T) {
 	// A tiny body that claims a huge decompressed size is refused before
 	// anything is allocated for it.
 	huge := snappy.Encode(nil, bytes.Repeat([]byte{0}, 2<<20))
-	if _, err := decodeWriteRequest(huge, 1<<20); err == nil || !strings.Contains(err.Error(), "limit") {
-		t.Fatalf("got %v", err)
+	b := &rwBatch{}
+	if err := b.unsnappy(huge, 1<<20); !errors.Is(err, errTooLarge) || cap(b.raw) != 0 {
+		t.Fatalf("got %v, buffer of %d bytes", err, cap(b.raw))
 	}
 }
+
+// decodeWriteRequest is the reference decoder: prompb's generated code
+// plus the same validation. The hub's in-place decoder must agree with it.
+func decodeWriteRequest(body []byte, maxBytes int64) (*prompb.WriteRequest, error) {
+	n, err := snappy.DecodedLen(body)
+	if err != nil {
+		return nil, fmt.Errorf("body is not snappy-compressed (block format): %w", err)
+	}
+	if int64(n) > maxBytes {
+		return nil, fmt.Errorf("%w: %d bytes decompressed, limit %d (remote_write.max_body_bytes)", errTooLarge, n, maxBytes)
+	}
+	raw, err := snappy.Decode(nil, body)
+	if err != nil {
+		return nil, fmt.Errorf("body is not snappy-compressed (block format): %w", err)
+	}
+	var req prompb.WriteRequest
+	if err := req.Unmarshal(raw); err != nil {
+		return nil, fmt.Errorf("body is not a remote-write 1.0 WriteRequest: %w", err)
+	}
+	for i := range req.Timeseries {
+		if err := validateSeriesLabels(req.Timeseries[i].Labels); err != nil {
+			return nil, fmt.Errorf("series %d: %w", i, err)
+		}
+	}
+	return &req, nil
+}
+
+func validateSeriesLabels(ls []prompb.Label) error {
+	if len(ls) == 0 {
+		return errors.New("no labels")
+	}
+	hasName := false
+	for i, l := range ls {
+		if l.Name == "" || !utf8.ValidString(l.Name) || !utf8.ValidString(l.Value) {
+			return fmt.Errorf("label %d: empty name or invalid UTF-8", i)
+		}
+		if i > 0 && ls[i-1].Name >= l.Name {
+			return fmt.Errorf("labels not sorted by name or %q repeated", l.Name)
+		}
+		if l.Name == labels.MetricName {
+			hasName = l.Value != ""
+		}
+	}
+	if !hasName {
+		return errors.New("no metric name (__name__)")
+	}
+	return nil
+}
+

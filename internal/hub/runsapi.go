@@ -56,6 +56,7 @@ func (s *runService) PushSeconds(ctx context.Context, req *connect.Request[brink
 	if err != nil {
 		return nil, connectError(err)
 	}
+	s.h.coord.ObserveSeconds(req.Msg)
 	return connect.NewResponse(resp), nil
 }
 
