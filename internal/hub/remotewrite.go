@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
 )
 
 // errTooLarge marks a body over the configured limit (413, not 400).

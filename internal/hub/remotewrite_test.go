@@ -2,15 +2,15 @@ package hub
 
 import (
 	"bytes"
-	"math"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/model/labels"
@@ -303,4 +303,3 @@ func validateSeriesLabels(ls []prompb.Label) error {
 	}
 	return nil
 }
-
