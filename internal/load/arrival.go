@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"time"
 
@@ -28,7 +29,17 @@ type arrivalSegment struct {
 }
 
 func (s arrivalSegment) countEnd() float64 {
-	return s.countStart + (s.from+s.to)/2*float64(s.length)
+	return snapCount(s.countStart + (s.from+s.to)/2*float64(s.length))
+}
+
+// snapCount rounds an expected arrival count that floating point left a
+// hair off a whole number (10,000/s × 5 s = 50000.000000001), so that the
+// schedule holds exactly the iterations it should.
+func snapCount(x float64) float64 {
+	if r := math.Round(x); math.Abs(x-r) < 1e-6 {
+		return r
+	}
+	return x
 }
 
 // newArrivalSchedule builds a schedule that starts at startRate and moves
@@ -252,21 +263,34 @@ func (p *vuPool) release(v *poolVU) {
 
 // dispatch starts the iteration due at due on a free VU, or drops it.
 func (p *vuPool) dispatch(due time.Time) {
-	p.mu.Lock()
-	var v *poolVU
-	switch {
-	case len(p.idle) > 0:
-		v = p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-	case len(p.all) < p.limit:
-		v = p.startLocked()
+	v := p.take()
+	if v == nil {
+		// VUs handed work a moment ago may have finished without having
+		// been scheduled to say so (a burst of overdue iterations after the
+		// scheduler was descheduled): let them run once before dropping.
+		runtime.Gosched()
+		v = p.take()
 	}
-	p.mu.Unlock()
 	if v == nil {
 		p.env.Meter.Dropped(1)
 		return
 	}
 	v.work <- due
+}
+
+// take returns an idle VU, a new one while under the limit, or nil.
+func (p *vuPool) take() *poolVU {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case len(p.idle) > 0:
+		v := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		return v
+	case len(p.all) < p.limit:
+		return p.startLocked()
+	}
+	return nil
 }
 
 // close lets every VU finish its iteration and waits for them.
