@@ -20,7 +20,18 @@ import {
 
 // Container labels are attacker-controlled: this one names a service.
 const xss = '<img src=x onerror=window.__xss=1>';
+// dockerd is shared with other test suites, so every name here is unique to
+// this run (the hub's port) and other containers on the host are tolerated.
+let svc;
+let evilSvc;
 const viewport = { width: 1600, height: 1000 };
+
+// fmtTime is how the UI writes an instant (local time, to the second).
+function fmtTime(ms) {
+  const d = new Date(ms);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
 
 let world;
 let hub;
@@ -44,10 +55,10 @@ async function waitRunId(url) {
   });
 }
 
-// runPath opens a run with service web below the load: the run's own target
+// runPath opens a run with the test service below the load: the run's own target
 // service when it reported one, else chosen in the URL as a person would.
 function runPath(run) {
-  const q = run.target_service ? '' : '?service=web';
+  const q = run.target_service ? '' : `?service=${encodeURIComponent(svc)}`;
   return `/runs/${encodeURIComponent(run.id)}${q}`;
 }
 
@@ -74,9 +85,11 @@ before(async () => {
 
   targetPorts = [await freePort(), await freePort(), await freePort()];
   const limits = ['--cpus', '0.5', '--memory', '256m'];
-  await world.runContainer(`brink-ui-web-1-${hubPort}`, image, [...limits, '--label', 'brink.service=web'], ['--listen', `127.0.0.1:${targetPorts[0]}`, '--cpu', '1ms', '--failure-rate', '0.01']);
-  await world.runContainer(`brink-ui-web-2-${hubPort}`, image, [...limits, '--label', 'brink.service=web'], ['--listen', `127.0.0.1:${targetPorts[1]}`, '--cpu', '1ms', '--failure-rate', '0.01']);
-  await world.runContainer(`brink-ui-xss-${hubPort}`, image, ['--memory', '64m', '--label', `brink.service=${xss}`], ['--listen', `127.0.0.1:${targetPorts[2]}`]);
+  svc = `ui-web-${hubPort}`;
+  evilSvc = `${xss} ${hubPort}`;
+  await world.runContainer(`brink-ui-web-1-${hubPort}`, image, [...limits, '--label', `brink.service=${svc}`], ['--listen', `127.0.0.1:${targetPorts[0]}`, '--cpu', '1ms', '--failure-rate', '0.01']);
+  await world.runContainer(`brink-ui-web-2-${hubPort}`, image, [...limits, '--label', `brink.service=${svc}`], ['--listen', `127.0.0.1:${targetPorts[1]}`, '--cpu', '1ms', '--failure-rate', '0.01']);
+  await world.runContainer(`brink-ui-xss-${hubPort}`, image, ['--memory', '64m', '--label', `brink.service=${evilSvc}`], ['--listen', `127.0.0.1:${targetPorts[2]}`]);
 
   const monitorPort = await freePort();
   world.start(
@@ -86,8 +99,8 @@ before(async () => {
     { daemon: true },
   );
   await world.waitFor(
-    'both replicas of service web in the hub',
-    async () => (await hubGet(hub, '/api/v1/services')).services.find((s) => s.service === 'web' && s.replicas === 2),
+    `both replicas of service ${svc} in the hub`,
+    async () => (await hubGet(hub, '/api/v1/services')).services.find((s) => s.service === svc && s.replicas === 2),
     { timeoutMs: 90_000 },
   );
 
@@ -138,7 +151,7 @@ test('cluster page shows this host, both replicas and their service with exact n
   const hostRow = page.locator('[data-table="hosts"] tr[data-host]').first();
   assert.match(await hostRow.innerText(), /\d\.\d{4} cores/);
 
-  const web = page.locator('[data-table="services"] tr[data-service="web"]');
+  const web = page.locator(`[data-table="services"] tr[data-service="${svc}"]`);
   await web.waitFor();
   const webCells = await web.locator('td').allInnerTexts();
   assert.equal(webCells[1], '2', `replicas of web: ${webCells.join(' | ')}`);
@@ -146,10 +159,10 @@ test('cluster page shows this host, both replicas and their service with exact n
   assert.match(webCells[6], /^512\.00 MiB$/, 'two 256 MiB limits sum to 512 MiB');
 
   // The payload is shown as the literal text it is, in the services table and the container table.
-  const evil = page.locator(`[data-table="services"] tr[data-service="${xss.replaceAll('"', '\\"')}"]`);
+  const evil = page.locator('[data-table="services"] tbody tr').filter({ hasText: evilSvc });
   await evil.waitFor();
-  assert.equal((await evil.locator('td').first().innerText()).trim(), xss);
-  assert.ok((await page.locator('[data-table="containers"]').innerText()).includes(xss));
+  assert.equal((await evil.locator('td').first().innerText()).trim(), evilSvc);
+  assert.ok((await page.locator('[data-table="containers"]').innerText()).includes(evilSvc));
 
   for (const id of ['host-cpu', 'host-memory', 'container-cpu', 'container-memory']) {
     await waitPanelSeries(page, id);
@@ -158,9 +171,29 @@ test('cluster page shows this host, both replicas and their service with exact n
   const cpu = await legendValues(page, 'container-cpu');
   assert.ok(cpu.some((s) => s.series.startsWith('brink-ui-web-1')), JSON.stringify(cpu));
 
-  // Live: the range follows the hub's clock without a reload.
+  // Live: the range and the tables follow the hub's clock without a reload.
   const before = await page.locator('.range-text').innerText();
+  const instantBefore = await page.locator('.instant').innerText();
   await page.waitForFunction((t) => document.querySelector('.range-text')?.textContent !== t, before, { timeout: 10_000 });
+  await page.waitForFunction((t) => document.querySelector('.instant')?.textContent !== t, instantBefore, { timeout: 10_000 });
+
+  // Pause freezes the range into the URL; scrubbing back shows the tables at that second.
+  await page.locator('.live-toggle').click();
+  assert.equal(await page.locator('.live-toggle').innerText(), '❚❚ paused');
+  const paused = new URL(page.url()).searchParams;
+  const pausedTo = Number(paused.get('to'));
+  assert.ok(paused.has('from') && pausedTo > 0, `paused URL ${page.url()}`);
+  const frozen = await page.locator('.range-text').innerText();
+  await page.waitForTimeout(2500);
+  assert.equal(await page.locator('.range-text').innerText(), frozen, 'a paused range does not move');
+  const back = pausedTo - 20;
+  await page.locator('.scrubber').evaluate((el, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, back);
+  const hubAt = await hubGet(hub, `/api/v1/hosts?time=${back}`);
+  await page.waitForFunction((t) => document.querySelector('.instant')?.textContent === t, fmtTime(hubAt.time_ms));
+  assert.equal(new URL(page.url()).searchParams.get('at'), String(back));
 
   await screenshot(page, 'cluster');
   await assertNoXSS(page);
@@ -235,6 +268,7 @@ test('run page: load and the target service on one time axis; hover, zoom, pin, 
   const to = Number(url.searchParams.get('to'));
   assert.ok(from > viewFrom && to < viewTo && to - from < (viewTo - viewFrom) * 0.5, `zoomed to ${from}..${to} from ${viewFrom}..${viewTo}`);
   assert.equal(await page.locator('.live-toggle').innerText(), '❚❚ paused');
+  assert.equal(await page.locator('a', { hasText: 'cluster in this range' }).getAttribute('href'), `/?from=${from}&to=${to}`);
   await page.waitForFunction((f) => document.querySelector('.range-text')?.textContent?.includes('(') && new URLSearchParams(location.search).get('from') === String(f), from);
 
   // Scrub: the slider pins a second; legends show it and the URL keeps it.

@@ -11,6 +11,7 @@ import { fmtCount, fmtDuration, fmtMs, fmtPct, fmtRps, fmtTime, fmtUs } from '..
 import { PanelGroup, describe, type PanelDef } from '../panels';
 import { containerLabel, perRunSecond, perSecond, runGaugeLookback, sel } from '../queries';
 import { TimeBar, Timeline } from '../timebar';
+import { formatDuration, viewParams } from '../timeline';
 import { errorBox, section, statusBadge, table } from './common';
 
 export function markerText(e: HubEvent): string {
@@ -317,6 +318,17 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
       replace(serviceSelect, h('option', { value: '' }, `services unavailable: ${describe(err)}`));
     }
   }
+  // The cluster view of the same range: every host and container while
+  // this run was going, not only the target service's.
+  const clusterLink = h('a', { class: 'btn small', href: '/', title: 'Every host and container over this range' }, 'cluster in this range');
+  function updateClusterLink(): void {
+    const v = timeline.view;
+    const q = v.live ? new URLSearchParams({ live: formatDuration(v.window) }) : viewParams(v, new URLSearchParams());
+    clusterLink.setAttribute('href', `/?${q.toString()}`);
+  }
+  timeline.onChange(() => updateClusterLink());
+  updateClusterLink();
+
   function renderServiceHead(): void {
     const s = service();
     replace(
@@ -324,6 +336,7 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
       s ? ['Service ', h('span', { class: 'svc-name' }, s), ' — its containers and hosts'] : 'No target service: pick one to see its containers on this time axis',
       ' ',
       serviceSelect,
+      clusterLink,
     );
   }
 
