@@ -85,7 +85,7 @@ func TestSearchAgainstAQueueModel(t *testing.T) {
 		cfg       Config
 		limitedBy string
 		// the answer must lie in [min, max]
-		min, max float64
+		min, max  float64
 		wantRates []float64 // when set, the exact sequence of rates tried
 	}{
 		{name: "doubling then bisection finds 1000/s within 5%",
@@ -109,8 +109,8 @@ func TestSearchAgainstAQueueModel(t *testing.T) {
 			cfg:       Config{Start: 100, StepDuration: 5 * time.Second, MaxSteps: 6},
 			limitedBy: "steps", min: 800, max: 800},
 		{name: "the generator's CPU saturates first",
-			model:     queueModel{capacity: 5000, base: 5 * time.Millisecond, generatorMax: 1500},
-			cfg:       Config{Start: 100, StepDuration: 5 * time.Second},
+			model: queueModel{capacity: 5000, base: 5 * time.Millisecond, generatorMax: 1500},
+			cfg:   Config{Start: 100, StepDuration: 5 * time.Second},
 			// 1600/s still held while the generator saturated: it counts.
 			limitedBy: "generator", min: 1600, max: 1600},
 		{name: "the VU pool drops iterations while responses stay fast",
