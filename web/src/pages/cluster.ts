@@ -13,7 +13,7 @@ import { errorBox, instantOf, runHref, section, table, type Column } from './com
 
 const hostPanels: PanelDef[] = [
   {
-    panel: { id: 'host-cpu', title: 'Host CPU used', unit: 'cores', empty: 'no host metrics yet: start brink monitor on each host' },
+    panel: { id: 'host-cpu', title: 'Host CPU used', unit: 'cores', empty: 'no host metrics yet: start brink monitor --remote-write on each host' },
     queries: () => [
       { expr: (s) => `sum by (host) (${perSecond('node_cpu_seconds_total{mode!~"idle|iowait"}', s)})`, label: (m) => m.host ?? '?', colorKey: (m) => m.host ?? '' },
       { expr: () => 'max by (host) (machine_cpu_cores)', label: (m) => `${m.host ?? '?'} CPUs`, colorKey: (m) => m.host ?? '', dashed: true },
@@ -136,7 +136,7 @@ export function clusterPage(ctx: PageContext): Page {
       if (ac.signal.aborted) return;
       setText(instantText, fmtTime(hosts.time_ms));
       replace(errBox);
-      replace(hostsBox, table('hosts', hostCols, hosts.hosts, 'No host has reported at this instant. Start `brink monitor --hub URL` on each host.', (r) => ({ host: r.host })));
+      replace(hostsBox, table('hosts', hostCols, hosts.hosts, 'No host has reported at this instant. Start `brink monitor --remote-write http://HUB/api/v1/write` on each host.', (r) => ({ host: r.host })));
       replace(servicesBox, table('services', serviceCols, services.services, 'No container carries a service label at this instant.', (r) => ({ service: r.service })));
       replace(containersBox, containerGroups(containers.groups));
     } catch (err) {
