@@ -110,14 +110,14 @@ type serviceState struct {
 	// lbRequests is lbRequest when the load balancer's own counter gives RPS.
 	lbRequests *counterRing
 
-	inLB         map[string]bool      // replicas that are servers of the backend
-	firstSeen    map[string]time.Time // replicas not serving yet, since when
-	unhealthySet map[string]bool      // replicas already reported unhealthy
-	awaitServing int                  // after a scale-out: serving replicas to wait for
-	awaitUntil   time.Time
-	scaleOutAt   time.Time
-	fastQuiet    time.Time // no fast-path decision before
-	lastHeld     string
+	inLB          map[string]bool      // replicas that are servers of the backend
+	firstSeen     map[string]time.Time // replicas not serving yet, since when
+	unhealthySet  map[string]bool      // replicas already reported unhealthy
+	awaitServing  int                  // after a scale-out: serving replicas to wait for
+	awaitUntil    time.Time
+	scaleOutAt    time.Time
+	fastQuiet     time.Time // no fast-path decision before
+	lastHeld      string
 	lastRecommend int
 
 	mu      sync.Mutex // guards the fields below, read by Status
@@ -707,6 +707,15 @@ func (a *Autoscaler) scaleIn(ctx context.Context, st *serviceState, d Decision, 
 	fail := func(err error) {
 		a.emit(Event{Time: now, Kind: KindScaleFailed, Service: name, From: d.Current, To: d.Desired, Decision: &d,
 			Message: fmt.Sprintf("%s: scale-in %d→%d failed: %v (reason was: %s)", name, d.Current, d.Desired, err, d.Reason)})
+	}
+	if st.policy.LB != nil {
+		st.mu.Lock()
+		_, lbDown := st.faults["lb"]
+		st.mu.Unlock()
+		if lbDown {
+			fail(errors.New("the load balancer is unreachable, so no replica is removed until it answers (a replica removed undrained would fail requests)"))
+			return
+		}
 	}
 	remover, canChoose := st.act.(actuator.Remover)
 	if !canChoose {

@@ -63,7 +63,8 @@ func (d Decision) Change() bool { return d.Desired != d.Current }
 // the stabilisation windows and past scale events for the step limits,
 // kept exactly as the HPA controller keeps them.
 type History struct {
-	recs []timedInt // unstabilised recommendations
+	seeded bool
+	recs   []timedInt // unstabilised recommendations
 	ups  []timedInt // replicas added, per scale event
 	down []timedInt // replicas removed, per scale event
 }
@@ -152,7 +153,7 @@ func propose(r Reading, current int, tolerance float64) (int, float64, bool) {
 	return n, newRatio, true
 }
 
-func describe(r Reading, ratio float64, tolerance float64) string {
+func describe(r Reading, ratio float64, tolerance float64, current int) string {
 	t := r.Target
 	name := t.Name()
 	if r.Missing != "" {
@@ -176,8 +177,8 @@ func describe(r Reading, ratio float64, tolerance float64) string {
 		target = fmt.Sprintf("%.2f", t.Value)
 	}
 	s += fmt.Sprintf(" %s target %s", cmp, target)
-	if r.Reporting > 0 {
-		s += fmt.Sprintf(" (%d replicas reporting)", r.Reporting)
+	if r.Reporting > 0 && r.Reporting < current {
+		s += fmt.Sprintf(" (%d of %d replicas reporting)", r.Reporting, current)
 	}
 	if r.Note != "" {
 		s += " (" + r.Note + ")"
@@ -205,12 +206,20 @@ func Decide(p *ServicePolicy, h *History, in Input) Decision {
 		}
 	}
 	h.prune(in.Now, longest)
+	if !h.seeded {
+		// As the HPA does when it starts: the scale-down window opens with
+		// the current count, so a restart never scales in at once.
+		h.seeded = true
+		if p.ScaleDown.Stabilization > 0 {
+			h.recs = append(h.recs, timedInt{in.Now, in.Current})
+		}
+	}
 
 	recommended, missing, driver := -1, []string{}, -1
 	for i, r := range in.Readings {
 		n, ratio, ok := propose(r, in.Current, p.Tolerance)
 		tr := TargetResult{Name: r.Target.Name(), Value: r.Value, Target: r.Target.Value, Ratio: ratio,
-			Proposed: n, Missing: r.Missing, Text: describe(r, ratio, p.Tolerance)}
+			Proposed: n, Missing: r.Missing, Text: describe(r, ratio, p.Tolerance, in.Current)}
 		if !ok {
 			tr.Proposed = -1
 			if tr.Missing == "" {

@@ -45,6 +45,7 @@ func TestDecideAgainstHPA(t *testing.T) {
 		recs     []pastRec
 		scales   []pastScale
 		fast     bool
+		fresh    bool // a History that saw no decision yet
 		want     int
 		reason   string // substring of the reason
 	}{
@@ -161,6 +162,8 @@ func TestDecideAgainstHPA(t *testing.T) {
 			return s
 		}, current: 1, recs: []pastRec{{10 * time.Second, 1}},
 			readings: []Reading{reading(rpsTarget(100), 300)}, want: 1, reason: "scale-up stabilisation window"},
+		{name: "first decision after a start keeps the scale-down window", svc: func() *ServicePolicy { return hpaService(1, 10) },
+			current: 5, fresh: true, readings: []Reading{reading(rpsTarget(100), 1)}, want: 5, reason: "scale-down stabilisation window"},
 		{name: "fast path never scales down", svc: func() *ServicePolicy {
 			s := hpaService(1, 10)
 			s.ScaleDown.Stabilization = 0
@@ -170,12 +173,15 @@ func TestDecideAgainstHPA(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := tt.svc()
-			var h History
+			h := History{seeded: true}
 			for _, r := range tt.recs {
 				h.recs = append(h.recs, timedInt{t0.Add(-r.ago), r.n})
 			}
 			for _, s := range tt.scales {
 				h.Record(t0.Add(-s.ago), s.from, s.to)
+			}
+			if tt.fresh {
+				h = History{}
 			}
 			d := Decide(svc, &h, Input{Now: t0, Current: tt.current, Readings: tt.readings, Fast: tt.fast})
 			if d.Desired != tt.want {
