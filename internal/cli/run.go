@@ -324,6 +324,9 @@ func runLoad(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags, args
 	if err != nil {
 		return WithExit(ExitError, err, "check the host name and port of the target URL")
 	}
+	for _, w := range engine.Warnings() {
+		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
+	}
 
 	var hubRun *hubclient.Run
 	if f.hubURL != "" {

@@ -42,6 +42,8 @@ type Engine struct {
 
 	notesMu sync.Mutex
 	notes   map[string]string // first message per request name and failure kind
+
+	warnings []string
 }
 
 // RunInfo describes a finished run beyond its per-second results.
@@ -155,7 +157,36 @@ func New(ctx context.Context, plan *scenario.Plan) (*Engine, error) {
 		}
 	}
 	e.collector = NewCollector(names, len(plan.Scenarios))
+	if limit, vus := openFileLimit(), peakVUs(plan); limit > 0 && vus+64 > limit {
+		e.warnings = append(e.warnings, fmt.Sprintf(
+			"up to %d VUs may each hold a connection, but this process may open only %d files: "+
+				"connections beyond that fail (raise it with ulimit -n, or lower the VUs)", vus, limit))
+	}
 	return e, nil
+}
+
+// Warnings are problems with the plan that do not stop it from running.
+func (e *Engine) Warnings() []string { return e.warnings }
+
+// peakVUs is the most VUs the plan's scenarios may run at once.
+func peakVUs(plan *scenario.Plan) int {
+	total := 0
+	for _, sc := range plan.Scenarios {
+		x := sc.Executor
+		switch x.Kind {
+		case scenario.ConstantVUs:
+			total += x.VUs
+		case scenario.RampingVUs:
+			peak := x.StartVUs
+			for _, st := range x.Stages {
+				peak = max(peak, int(st.Target))
+			}
+			total += peak
+		default:
+			total += max(x.MaxVUs, x.PreAllocatedVUs)
+		}
+	}
+	return total
 }
 
 // mergeHeaders layers a step's headers over the plan's.

@@ -319,3 +319,24 @@ func TestUnresolvableHostFailsBeforeTheRun(t *testing.T) {
 		t.Fatalf("New = %v, want an error naming the host", err)
 	}
 }
+
+func TestWarnsWhenVUsExceedTheOpenFileLimit(t *testing.T) {
+	limit := openFileLimit()
+	if limit == 0 {
+		t.Fatal("no open file limit on this system")
+	}
+	few := quick(t, scenario.QuickOptions{URL: "http://127.0.0.1:1/", VUs: 2, Iterations: 1})
+	many := quick(t, scenario.QuickOptions{URL: "http://127.0.0.1:1/", VUs: limit + 1, Iterations: 1})
+	for _, tt := range []struct {
+		plan *scenario.Plan
+		want bool
+	}{{few, false}, {many, true}} {
+		e, err := New(context.Background(), tt.plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(e.Warnings()) > 0; got != tt.want {
+			t.Errorf("warnings %v, want some: %v", e.Warnings(), tt.want)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package load
+
+func openFileLimit() int { return 0 }
