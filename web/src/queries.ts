@@ -84,6 +84,12 @@ export async function loadSeries(queries: SeriesQuery[], grid: Grid, signal?: Ab
 // the host when the same name could exist on two hosts.
 export function containerLabel(m: Record<string, string>, hosts: number): string {
   const withHost = hosts > 1;
-  const name = m.name || m.container || (m.id ? m.id.slice(0, 12) : '?');
+  const name = m.name || m.container || (m.id ? shortId(m.id) : '?');
   return withHost && m.host ? `${name} @ ${m.host}` : name;
+}
+
+// shortId is a container id as Docker prints it: the last element of a
+// cgroup path (/docker/<id>), 12 characters long.
+export function shortId(id: string): string {
+  return (id.split('/').pop() ?? id).slice(0, 12);
 }

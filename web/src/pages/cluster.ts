@@ -7,7 +7,7 @@ import type { PageContext, Page } from '../app';
 import { h, replace, setText } from '../dom';
 import { fmtBytes, fmtBytesRate, fmtCores, fmtCount, fmtPct, fmtRps, fmtTime } from '../format';
 import { PanelGroup, describe, type PanelDef } from '../panels';
-import { containerLabel, perSecond } from '../queries';
+import { containerLabel, perSecond, shortId } from '../queries';
 import { TimeBar, Timeline } from '../timebar';
 import { errorBox, instantOf, runHref, section, table, type Column } from './common';
 
@@ -81,7 +81,7 @@ function ratioCell(used: number | null, limit: number | null, fmt: (v: number | 
 }
 
 const containerCols: Column<Container>[] = [
-  { title: 'container', cell: (r) => h('strong', { title: r.id }, r.name || r.id.slice(0, 12)) },
+  { title: 'container', cell: (r) => h('strong', { title: r.id }, r.name || shortId(r.id)) },
   { title: 'service', cell: (r) => r.service },
   { title: 'image', cell: (r) => h('span', { class: 'dim' }, r.image) },
   { title: 'CPU', num: true, cell: (r) => ratioCell(r.cpu_cores, r.cpu_limit_cores, fmtCores) },
