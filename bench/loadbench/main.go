@@ -1,0 +1,461 @@
+// Command loadbench measures brink's load engine side by side with wrk on
+// this machine and prints the figures docs/benchmarks.md records:
+//
+//   - requests per generator CPU-second at 50 connections, brink vs wrk
+//     (target pinned to core 1, generator to core 0, plain keep-alive GET);
+//   - 10,000 concurrent VUs: peak RSS and how fast they all start;
+//   - constant-arrival-rate at 10,000/s: achieved rate and send-time jitter;
+//   - a target that stalls for 1 s: what the open and the closed model report.
+//
+// Every measurement checks brink's request count against the target's own.
+// Run it through bench/load.sh.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	brink, target, wrk string
+	rounds             int
+	throughputFor      time.Duration
+	arrivalFor         time.Duration
+	arrivalRate        int
+	manyVUs            int
+	manyVUsFor         time.Duration
+	work               string
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.brink, "brink", "bin/brink", "brink binary")
+	flag.StringVar(&c.target, "target", "bin/brink-target", "brink-target binary")
+	flag.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
+	flag.IntVar(&c.rounds, "rounds", 3, "throughput rounds (brink and wrk alternate; medians are compared)")
+	flag.DurationVar(&c.throughputFor, "throughput-duration", 5*time.Second, "length of each throughput run")
+	flag.DurationVar(&c.arrivalFor, "arrival-duration", 30*time.Second, "length of the arrival-rate run")
+	flag.IntVar(&c.arrivalRate, "arrival-rate", 10000, "arrival rate per second")
+	flag.IntVar(&c.manyVUs, "vus", 10000, "VUs for the concurrency run")
+	flag.DurationVar(&c.manyVUsFor, "vus-duration", 10*time.Second, "length of the concurrency run")
+	flag.Parse()
+	work, err := os.MkdirTemp("", "brink-loadbench-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(work)
+	c.work = work
+
+	fmt.Printf("machine: %d CPUs, load average before: %s\n", runtime.NumCPU(), loadavg())
+	var rows []row
+	for _, step := range []func(config) ([]row, error){throughput, manyVUs, arrival, stall} {
+		r, err := step(c)
+		if err != nil {
+			fail(err)
+		}
+		rows = append(rows, r...)
+	}
+	fmt.Printf("load average after: %s (other processes on this machine add noise to every figure)\n", loadavg())
+	fmt.Println()
+	fmt.Println("| measure | brink | reference | goal | result |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.measure, r.brink, r.reference, r.goal, r.result)
+	}
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "loadbench:", err)
+	os.Exit(1)
+}
+
+type row struct{ measure, brink, reference, goal, result string }
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// target is a running brink-target pinned to core 1.
+type target struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func startTarget(c config, args ...string) (*target, error) {
+	cmd := exec.Command("taskset", append([]string{"-c", "1", c.target, "--listen", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", c.target, err)
+	}
+	lines := bufio.NewScanner(stderr)
+	addrRe := regexp.MustCompile(`listening on http://(\S+)`)
+	found := make(chan string, 1)
+	go func() {
+		for lines.Scan() {
+			if m := addrRe.FindStringSubmatch(lines.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case addr := <-found:
+		return &target{cmd: cmd, addr: addr}, nil
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, errors.New("brink-target did not start within 10s")
+	}
+}
+
+func (t *target) url() string { return "http://" + t.addr + "/" }
+
+func (t *target) requests() (int64, error) {
+	resp, err := http.Get("http://" + t.addr + "/stats")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Requests int64 `json:"requests"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0, err
+	}
+	return st.Requests, nil
+}
+
+func (t *target) stop() {
+	t.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { t.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// measured is one generator run: its CPU time, peak RSS and output.
+type measured struct {
+	cpu    time.Duration
+	maxRSS int64 // KiB
+	stdout string
+	wall   time.Duration
+}
+
+// runPinned runs a generator on core 0 and measures its CPU from the
+// kernel's rusage of the process.
+func runPinned(limit time.Duration, name string, args ...string) (measured, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "taskset", append([]string{"-c", "0", name}, args...)...)
+	var out strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = io.Discard
+	start := time.Now()
+	err := cmd.Run()
+	m := measured{stdout: out.String(), wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		m.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		m.maxRSS = ru.Maxrss
+	}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		return m, fmt.Errorf("%s: %w", name, err)
+	}
+	if err != nil && exit.ExitCode() != 0 {
+		return m, fmt.Errorf("%s %s exited with %d:\n%s", name, strings.Join(args, " "), exit.ExitCode(), m.stdout)
+	}
+	return m, nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func throughput(c config) ([]row, error) {
+	t, err := startTarget(c)
+	if err != nil {
+		return nil, err
+	}
+	defer t.stop()
+	secs := fmt.Sprintf("%ds", int(c.throughputFor.Seconds()))
+	var brinkRate, wrkRate, brinkRPS, wrkRPS []float64
+	var brinkRSS, wrkRSS int64
+	for i := 0; i < c.rounds; i++ {
+		for _, tool := range []string{"wrk", "brink"} {
+			before, err := t.requests()
+			if err != nil {
+				return nil, err
+			}
+			var m measured
+			if tool == "wrk" {
+				m, err = runPinned(time.Minute, c.wrk, "-t1", "-c50", "-d"+secs, t.url())
+			} else {
+				m, err = runPinned(time.Minute, c.brink, "run", "--url", t.url(), "--vus", "50", "--duration", secs,
+					"--out", "json="+filepath.Join(c.work, "throughput.json"))
+			}
+			if err != nil {
+				return nil, err
+			}
+			after, err := t.requests()
+			if err != nil {
+				return nil, err
+			}
+			n := float64(after - before)
+			perCPU := n / m.cpu.Seconds()
+			fmt.Printf("throughput round %d %-5s %9.0f requests  %6.2f CPU-s  %8.0f req/CPU-s  %8.0f req/s  RSS %d MiB\n",
+				i+1, tool, n, m.cpu.Seconds(), perCPU, n/c.throughputFor.Seconds(), m.maxRSS/1024)
+			if tool == "wrk" {
+				wrkRate, wrkRPS, wrkRSS = append(wrkRate, perCPU), append(wrkRPS, n/c.throughputFor.Seconds()), max(wrkRSS, m.maxRSS)
+				continue
+			}
+			brinkRate, brinkRPS, brinkRSS = append(brinkRate, perCPU), append(brinkRPS, n/c.throughputFor.Seconds()), max(brinkRSS, m.maxRSS)
+			var sum struct{ Requests int64 }
+			if err := readJSON(filepath.Join(c.work, "throughput.json"), &sum); err != nil {
+				return nil, err
+			}
+			if sum.Requests != after-before {
+				return nil, fmt.Errorf("brink counted %d requests, the target %d", sum.Requests, after-before)
+			}
+		}
+	}
+	ratio := median(brinkRate) / median(wrkRate)
+	return []row{
+		{"requests per generator CPU-second, 50 connections (median of " + fmt.Sprint(c.rounds) + ")",
+			fmt.Sprintf("%.0f", median(brinkRate)), fmt.Sprintf("wrk %.0f", median(wrkRate)), "≥ 0.9× wrk",
+			fmt.Sprintf("%.2f× — %s", ratio, verdict(ratio >= 0.9))},
+		{"achieved requests/s (target on one core)", fmt.Sprintf("%.0f", median(brinkRPS)), fmt.Sprintf("wrk %.0f", median(wrkRPS)), "", ""},
+		{"generator RSS", fmt.Sprintf("%d MiB", brinkRSS/1024), fmt.Sprintf("wrk %d MiB", wrkRSS/1024), "", ""},
+	}, nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+var (
+	engineRe   = regexp.MustCompile(`engine: ([\d,]+) VUs, the last created after (\S+) and sending its first request after (\S+)`)
+	scheduleRe = regexp.MustCompile(`schedule: ([\d,]+) iterations started late by p50 (\S+), p99 (\S+), max (\S+)`)
+)
+
+func parseDur(s string) time.Duration {
+	if s == "0" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return -1
+	}
+	return d
+}
+
+func manyVUs(c config) ([]row, error) {
+	t, err := startTarget(c)
+	if err != nil {
+		return nil, err
+	}
+	defer t.stop()
+	before, err := t.requests()
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(c.work, "vus.json")
+	m, err := runPinned(2*time.Minute, c.brink, "run", "--url", t.url(), "--vus", fmt.Sprint(c.manyVUs),
+		"--duration", fmt.Sprintf("%ds", int(c.manyVUsFor.Seconds())), "--out", "json="+out)
+	if err != nil {
+		return nil, err
+	}
+	after, err := t.requests()
+	if err != nil {
+		return nil, err
+	}
+	var sum struct {
+		Requests       int64
+		MaxVUs         int `json:"max_vus"`
+		Failures       int64
+		FailuresByKind map[string]int64 `json:"failures_by_kind"`
+	}
+	if err := readJSON(out, &sum); err != nil {
+		return nil, err
+	}
+	e := engineRe.FindStringSubmatch(m.stdout)
+	if e == nil {
+		return nil, fmt.Errorf("no engine line in brink's output:\n%s", m.stdout)
+	}
+	created, firstReq := parseDur(e[2]), parseDur(e[3])
+	fmt.Printf("%d VUs: peak RSS %d MiB, last VU created after %v, last first request after %v, %d requests (target %d), %d failures, peak VUs %d\n",
+		c.manyVUs, m.maxRSS/1024, created, firstReq, sum.Requests, after-before, sum.Failures, sum.MaxVUs)
+	rssMB := float64(m.maxRSS) * 1024 / 1e6
+	perVU := float64(m.maxRSS) * 1024 / float64(c.manyVUs) / 1000
+	return []row{
+		{fmt.Sprintf("%d VUs: peak RSS", c.manyVUs), fmt.Sprintf("%.0f MB (%.1f KB per VU)", rssMB, perVU), "k6: ~270 KB per VU", "≤ 320 MB",
+			verdict(rssMB <= 320)},
+		{fmt.Sprintf("%d VUs: all started (last first request sent)", c.manyVUs), firstReq.Round(time.Millisecond).String(), "", "≤ 1 s",
+			verdict(firstReq >= 0 && firstReq <= time.Second && sum.MaxVUs == c.manyVUs)},
+		countRow(fmt.Sprintf("%d VUs", c.manyVUs), sum.Requests, after-before, sum.FailuresByKind),
+	}, nil
+}
+
+func arrival(c config) ([]row, error) {
+	t, err := startTarget(c)
+	if err != nil {
+		return nil, err
+	}
+	defer t.stop()
+	before, err := t.requests()
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(c.work, "arrival.json")
+	m, err := runPinned(3*time.Minute, c.brink, "run", "--url", t.url(), "--rate", fmt.Sprintf("%d/s", c.arrivalRate),
+		"--duration", fmt.Sprintf("%ds", int(c.arrivalFor.Seconds())), "--out", "json="+out)
+	if err != nil {
+		return nil, err
+	}
+	after, err := t.requests()
+	if err != nil {
+		return nil, err
+	}
+	var sum struct {
+		Requests       int64
+		Dropped        int64
+		FailuresByKind map[string]int64 `json:"failures_by_kind"`
+		Timeline       []struct {
+			Requests int64
+		}
+	}
+	if err := readJSON(out, &sum); err != nil {
+		return nil, err
+	}
+	s := scheduleRe.FindStringSubmatch(m.stdout)
+	if s == nil {
+		return nil, fmt.Errorf("no schedule line in brink's output:\n%s", m.stdout)
+	}
+	p50, p99, jmax := parseDur(s[2]), parseDur(s[3]), parseDur(s[4])
+	planned := float64(c.arrivalRate) * c.arrivalFor.Seconds()
+	achieved := float64(sum.Requests) / c.arrivalFor.Seconds()
+	// Whole seconds only: the first and last are partial (wall-clock aligned).
+	minSec, maxSec := int64(1<<62), int64(0)
+	for _, p := range sum.Timeline[1 : len(sum.Timeline)-1] {
+		minSec, maxSec = min(minSec, p.Requests), max(maxSec, p.Requests)
+	}
+	dev := max(float64(maxSec)/float64(c.arrivalRate)-1, 1-float64(minSec)/float64(c.arrivalRate))
+	fmt.Printf("arrival %d/s for %v: %d requests of %.0f planned (target %d), %d dropped, full seconds %d..%d, jitter p50 %v p99 %v max %v, generator CPU %.1f s\n",
+		c.arrivalRate, c.arrivalFor, sum.Requests, planned, after-before, sum.Dropped, minSec, maxSec, p50, p99, jmax, m.cpu.Seconds())
+	rateOK := abs(achieved/float64(c.arrivalRate)-1) <= 0.01
+	return []row{
+		{fmt.Sprintf("constant-arrival-rate %d/s for %v: achieved rate", c.arrivalRate, c.arrivalFor),
+			fmt.Sprintf("%.1f/s (%+.2f%%), %d dropped; each full second within %.2f%%", achieved, (achieved/float64(c.arrivalRate)-1)*100, sum.Dropped, dev*100),
+			"", "±1%", verdict(rateOK && dev <= 0.01)},
+		{"send-time jitter (actual − scheduled send)", fmt.Sprintf("p50 %v, p99 %v, max %v", p50, p99, jmax), "", "p99 < 1 ms",
+			verdict(p99 >= 0 && p99 < time.Millisecond)},
+		countRow("arrival rate", sum.Requests, after-before, sum.FailuresByKind),
+	}, nil
+}
+
+// countRow compares brink's request count with the target's. Failed
+// connection attempts count as failed requests but never reach the target,
+// so they are shown beside a mismatch.
+func countRow(what string, brink, target int64, failures map[string]int64) row {
+	r := row{measure: what + ": requests counted by brink vs by the target", brink: fmt.Sprint(brink),
+		reference: fmt.Sprintf("target %d", target), goal: "equal"}
+	r.result = verdict(brink == target)
+	if len(failures) > 0 {
+		r.brink += fmt.Sprintf(" (failures: %v)", failures)
+	}
+	return r
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
+
+func stall(c config) ([]row, error) {
+	type result struct {
+		p50, p99, max float64
+		requests      int64
+	}
+	run := func(model ...string) (result, error) {
+		t, err := startTarget(c, "--stall-at", "3s", "--stall-for", "1s")
+		if err != nil {
+			return result{}, err
+		}
+		defer t.stop()
+		out := filepath.Join(c.work, "stall.json")
+		args := append([]string{"run", "--url", t.url(), "--duration", "8s", "--out", "json=" + out}, model...)
+		if _, err := runPinned(time.Minute, c.brink, args...); err != nil {
+			return result{}, err
+		}
+		var sum struct {
+			Requests  int64
+			LatencyMs struct{ P50, P99, Max float64 } `json:"latency_ms"`
+		}
+		if err := readJSON(out, &sum); err != nil {
+			return result{}, err
+		}
+		return result{sum.LatencyMs.P50, sum.LatencyMs.P99, sum.LatencyMs.Max, sum.Requests}, nil
+	}
+	open, err := run("--rate", "1000/s", "--vus", "2000")
+	if err != nil {
+		return nil, err
+	}
+	closed, err := run("--vus", "50")
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("stall 1s: open model p50 %.2fms p99 %.1fms max %.0fms (%d requests); closed model p50 %.2fms p99 %.2fms max %.0fms (%d requests)\n",
+		open.p50, open.p99, open.max, open.requests, closed.p50, closed.p99, closed.max, closed.requests)
+	// 1 s of 8 stalls: ~12.5% of scheduled iterations wait up to 1 s, so the
+	// open p99 sits near the stall; closed VUs wait once each, so its p99 stays low.
+	return []row{
+		{"target stalls 1 s: open model (1000/s, 8 s)", fmt.Sprintf("p99 %.0f ms, max %.0f ms", open.p99, open.max), "wrk2: p99 shows the stall", "p99 shows the stall",
+			verdict(open.p99 >= 500)},
+		{"target stalls 1 s: closed model (50 VUs, 8 s)", fmt.Sprintf("p99 %.2f ms, max %.0f ms", closed.p99, closed.max), "wrk: p99 hides it, max shows it", "max shows it, p99 does not",
+			verdict(closed.max >= 900 && closed.p99 < 500)},
+	}, nil
+}
