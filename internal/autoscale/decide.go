@@ -65,8 +65,8 @@ func (d Decision) Change() bool { return d.Desired != d.Current }
 type History struct {
 	seeded bool
 	recs   []timedInt // unstabilised recommendations
-	ups  []timedInt // replicas added, per scale event
-	down []timedInt // replicas removed, per scale event
+	ups    []timedInt // replicas added, per scale event
+	down   []timedInt // replicas removed, per scale event
 }
 
 type timedInt struct {

@@ -181,7 +181,14 @@ type openLoad struct {
 	wg       sync.WaitGroup
 }
 
+// startLoad starts the load; a response counts as a success when its
+// status is 200 and its body starts with "ok " (the local replicas' answer).
 func startLoad(ctx context.Context, url string, rate int) *openLoad {
+	return startLoadExpecting(ctx, url, rate, "ok ")
+}
+
+// startLoadExpecting is startLoad with another expected body prefix.
+func startLoadExpecting(ctx context.Context, url string, rate int, bodyPrefix string) *openLoad {
 	l := &openLoad{}
 	l.rate.Store(int64(rate))
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 200}}
@@ -220,7 +227,7 @@ func startLoad(ctx context.Context, url string, rate int) *openLoad {
 				if err == nil {
 					b, rerr := io.ReadAll(resp.Body)
 					resp.Body.Close()
-					if rerr == nil && resp.StatusCode == 200 && strings.HasPrefix(string(b), "ok ") {
+					if rerr == nil && resp.StatusCode == 200 && strings.HasPrefix(string(b), bodyPrefix) {
 						l.ok.Add(1)
 						return
 					}
