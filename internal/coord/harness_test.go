@@ -48,6 +48,7 @@ type testHub struct {
 	dir       string
 	tokenFile string
 	version   string
+	logs      *syncBuffer
 	h         *hub.Hub
 	cancel    context.CancelFunc
 	done      chan error
@@ -55,7 +56,7 @@ type testHub struct {
 
 func startHub(t *testing.T, tokenFile string) *testHub {
 	t.Helper()
-	th := &testHub{t: t, addr: "127.0.0.1:0", dir: t.TempDir(), tokenFile: tokenFile, version: "test"}
+	th := &testHub{t: t, addr: "127.0.0.1:0", dir: t.TempDir(), tokenFile: tokenFile, version: "test", logs: &syncBuffer{}}
 	th.start()
 	t.Cleanup(th.stop)
 	return th
@@ -66,7 +67,8 @@ func (th *testHub) url() string { return "http://" + th.addr }
 func (th *testHub) start() {
 	t := th.t
 	t.Helper()
-	h, err := hub.New(hub.Options{DataDir: th.dir, TokenFile: th.tokenFile, Version: th.version, Logger: testLog(t, "hub")})
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, th.logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	h, err := hub.New(hub.Options{DataDir: th.dir, TokenFile: th.tokenFile, Version: th.version, Logger: logger.With("who", "hub")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,4 +425,143 @@ func (c *countingConn) Write(b []byte) (int, error) {
 // runsLatencyQuery asks for a run's exact latency from its first second.
 func runsLatencyQuery(id string, firstSecond int64) runs.LatencyQuery {
 	return runs.LatencyQuery{ID: id, FromMs: firstSecond * 1000, Quantile: []float64{0.5, 0.9, 0.99, 0.999, 1}}
+}
+
+// linkProxy forwards TCP connections to a backend, and can cut the link
+// the way a network partition does: nothing passes, nothing is closed, so
+// each side only notices by its own timeouts. Restoring closes what was
+// cut off, as a real network's endpoints would have given up by then.
+type linkProxy struct {
+	t       *testing.T
+	ln      net.Listener
+	backend string
+
+	mu    sync.Mutex
+	cut   bool
+	gate  chan struct{} // closed while the link is up
+	conns map[net.Conn]struct{}
+}
+
+func startProxy(t *testing.T, backend string) *linkProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &linkProxy{t: t, ln: ln, backend: backend, gate: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	close(p.gate)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.closeAll()
+	})
+	return p
+}
+
+func (p *linkProxy) url() string { return "http://" + p.ln.Addr().String() }
+
+func (p *linkProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.track(c)
+		go p.serve(c)
+	}
+}
+
+func (p *linkProxy) track(c net.Conn) {
+	p.mu.Lock()
+	p.conns[c] = struct{}{}
+	p.mu.Unlock()
+}
+
+func (p *linkProxy) waitUp() {
+	p.mu.Lock()
+	g := p.gate
+	p.mu.Unlock()
+	<-g
+}
+
+func (p *linkProxy) serve(client net.Conn) {
+	p.waitUp()
+	server, err := net.Dial("tcp", p.backend)
+	if err != nil {
+		client.Close()
+		return
+	}
+	p.track(server)
+	pipe := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				// Data that arrives while the link is cut waits, like
+				// packets nobody acknowledges.
+				p.waitUp()
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		dst.Close()
+		src.Close()
+	}
+	go pipe(server, client)
+	pipe(client, server)
+}
+
+// cutLink stops all traffic; restore ends it.
+func (p *linkProxy) cutLink() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.cut {
+		p.cut = true
+		p.gate = make(chan struct{})
+	}
+}
+
+func (p *linkProxy) restore() {
+	p.closeAll()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut {
+		p.cut = false
+		close(p.gate)
+	}
+}
+
+func (p *linkProxy) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// syncBuffer collects log output for assertions.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
 }

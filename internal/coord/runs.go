@@ -407,7 +407,7 @@ func (r *drun) readyToSettle(c *Coordinator, now time.Time) bool {
 		return false
 	}
 	anyLost := slices.ContainsFunc(r.members, func(m *member) bool { return m.lost })
-	if !anyLost {
+	if !anyLost || r.aborted {
 		return true
 	}
 	if r.othersDoneAt.IsZero() {
