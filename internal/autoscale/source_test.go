@@ -6,12 +6,14 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/brinkhq/brink/internal/hub/events"
 	"github.com/brinkhq/brink/internal/store"
 )
 
@@ -161,5 +163,26 @@ func TestCounterRing(t *testing.T) {
 	c.add(now.Add(2*time.Second), 0, io.ErrUnexpectedEOF)
 	if _, why := c.rate(now.Add(9*time.Second), 3*time.Second, tick); !strings.Contains(why, "unavailable: unexpected EOF") {
 		t.Fatalf("stale samples: %q", why)
+	}
+}
+
+func TestHubEvents(t *testing.T) {
+	log, err := events.Open(filepath.Join(t.TempDir(), "events.jsonl"), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	d := Decision{Current: 1, Desired: 2, Recommended: 2, Targets: []TargetResult{{Name: "cpu", Value: 0.94, Target: 0.7, Proposed: 2}}}
+	sink := HubEvents(log, nil)
+	sink.Record(Event{Time: t0, Kind: KindScaleOut, Service: "web", Message: "web: cpu 0.94 of limit over 15s > target 0.70 → 1→2",
+		From: 1, To: 2, Decision: &d})
+	got := log.List(events.Query{})
+	if len(got) != 1 {
+		t.Fatalf("events %+v", got)
+	}
+	e := got[0]
+	if e.Kind != "scale_out" || e.Service != "web" || e.TimeMs != t0.UnixMilli() || e.Fields["from"] != "1" || e.Fields["to"] != "2" ||
+		e.Fields["target.cpu"] != "value=0.94 target=0.7 proposed=2" || !strings.Contains(e.Fields["decision"], `"desired":2`) {
+		t.Fatalf("stored event %+v", e)
 	}
 }
