@@ -151,8 +151,10 @@ func attribute(in Input, tl *timeline, knee *Knee, from, to int64, o Options) []
 			// because the pool is too small for the rate at normal speed
 			// (the generator's). Only the second is the generator's limit.
 			slowed := math.IsNaN(now) || (!math.IsNaN(low) && now > o.LatencyFactor*low)
-			for _, s := range knee.Signals {
-				slowed = slowed || (s.Kind == SignalLatency && s.Unix <= to)
+			if knee != nil {
+				for _, s := range knee.Signals {
+					slowed = slowed || (s.Kind == SignalLatency && s.Unix <= to)
+				}
 			}
 			f := Finding{Resource: ResGeneratorVUs, Used: dropped / float64(seconds), Saturated: !slowed}
 			if slowed {
@@ -181,6 +183,18 @@ func attribute(in Input, tl *timeline, knee *Knee, from, to int64, o Options) []
 		return cmp.Compare(score(b), score(a))
 	})
 	return fs
+}
+
+// LimitIn names the limiting resource over [from, to] (unix seconds) of a
+// run, without looking for a knee: for a constant-load step known to have
+// broken its SLOs.
+func LimitIn(in Input, from, to int64, o Options) (*Limit, []Finding) {
+	o = o.withDefaults()
+	tl := newTimeline(in, o)
+	fs := attribute(in, tl, nil, from, to, o)
+	r := Result{Findings: fs, Limit: verdict(fs)}
+	r.sanitize()
+	return r.Limit, r.Findings
 }
 
 // score orders findings: a throttled CPU counts as at its limit even when

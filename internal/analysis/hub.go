@@ -417,3 +417,30 @@ func ForRun(ctx context.Context, q Querier, s *results.Summary, o RunOptions) (*
 	}
 	return rec, Analyze(rec.Input(), o.Options), nil
 }
+
+// Replicas is how many containers of service the hub sees at t (zero: now):
+// the replica count behind a capacity-per-replica figure.
+func (h *Hub) Replicas(ctx context.Context, service string, t time.Time) (int, error) {
+	var data struct {
+		Services []struct {
+			Service  string `json:"service"`
+			Replicas int    `json:"replicas"`
+		} `json:"services"`
+	}
+	params := url.Values{}
+	if !t.IsZero() {
+		params.Set("time", unixParam(t))
+	}
+	if err := h.get(ctx, "/api/v1/services", params, &data); err != nil {
+		return 0, err
+	}
+	var known []string
+	for _, s := range data.Services {
+		if s.Service == service {
+			return s.Replicas, nil
+		}
+		known = append(known, s.Service)
+	}
+	return 0, fmt.Errorf("hub %s: no service %q is running (services seen: %s); check --service and that brink monitor runs on its hosts",
+		h.URL, service, strings.Join(known, ", "))
+}

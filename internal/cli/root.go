@@ -52,6 +52,7 @@ var commands = []func(*Env) *cobra.Command{
 	newHubCmd,
 	newRunCmd,
 	newMonitorCmd,
+	newFindLimitCmd,
 }
 
 // NewRoot builds the command tree for env.

@@ -153,9 +153,10 @@ type Step struct {
 	// so the step says nothing about the target.
 	GeneratorLimited bool   `json:"generator_limited"`
 	Note             string `json:"note,omitempty"`
-	// Summary is the step's results after the warm-up (not in JSON: the
-	// per-step figures above are).
-	Summary *results.Summary `json:"-"`
+	// Summary is the step's results after the warm-up, and Seconds every
+	// second the step produced (not in JSON: the figures above are).
+	Summary *results.Summary  `json:"-"`
+	Seconds []*results.Second `json:"-"`
 }
 
 // Result is the outcome of a search: what `--out json=PATH` writes.
@@ -360,7 +361,7 @@ func (r *Result) message() string {
 // judge measures a step after its warm-up and checks the SLOs and the
 // generator's health.
 func judge(cfg Config, n int, phase string, rate float64, run *StepRun) Step {
-	st := Step{N: n, Phase: phase, Rate: rate, StartMs: run.Start.UnixMilli(), EndMs: run.End.UnixMilli()}
+	st := Step{N: n, Phase: phase, Rate: rate, StartMs: run.Start.UnixMilli(), EndMs: run.End.UnixMilli(), Seconds: run.Seconds}
 	from := run.Start.Add(cfg.Warmup)
 	scheduleEnd := run.Start.Add(cfg.StepDuration)
 	acc := results.NewAccumulator(from.Truncate(time.Second))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"time"
 
 	"github.com/brinkhq/brink/internal/analysis"
@@ -82,9 +83,13 @@ func URLPlan(base scenario.QuickOptions) PlanFunc {
 // each scenario's executor replaced by a constant arrival rate. The rate
 // is shared among the file's scenarios in proportion to their own peak
 // arrival rates, or equally when they are closed-model scenarios.
-func FilePlan(path string) PlanFunc {
+// getenv resolves {{env.NAME}} in the file (nil: the process environment).
+func FilePlan(path string, getenv func(string) string) PlanFunc {
 	return func(rate float64, d time.Duration) (*scenario.Plan, error) {
-		plan, err := scenario.Load(path)
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		plan, err := scenario.LoadEnv(path, getenv)
 		if err != nil {
 			return nil, err
 		}
