@@ -96,11 +96,19 @@ func (j *job) build() error {
 	j.mu.Lock()
 	j.dir = dir
 	j.mu.Unlock()
-	b := &Bundle{Filename: j.as.ScenarioFilename, Text: []byte(j.as.Scenario), Files: j.as.Files, Env: j.as.Env}
-	plan, err := b.Materialize(dir)
-	if err != nil {
-		return fmt.Errorf("scenario from the hub: %w", err)
+	var plan *scenario.Plan
+	if q := j.as.Quick; q != nil {
+		// The executor comes from the share; Quick needs one to build.
+		plan, err = scenario.Quick(scenario.QuickOptions{URL: q.Url, Method: q.Method, Headers: q.Headers, Body: q.Body,
+			VUs: 1, Duration: time.Second})
+	} else {
+		b := &Bundle{Filename: j.as.ScenarioFilename, Text: []byte(j.as.Scenario), Files: j.as.Files, Env: j.as.Env}
+		plan, err = b.Materialize(dir)
 	}
+	if err != nil {
+		return fmt.Errorf("plan from the hub: %w", err)
+	}
+	share.ApplyOptions(plan, j.as.Options)
 	sub, err := share.Apply(plan, j.as.Share)
 	if err != nil {
 		return err

@@ -266,7 +266,7 @@ func startRequest(t *testing.T, path, targetURL string, agents int, policy strin
 	}
 	return &brinkv1.StartDistributedRunRequest{
 		RunName: "test", ScenarioFilename: b.Filename, Scenario: string(b.Text), Files: b.Files, Env: b.Env,
-		Total: share.FromPlan(plan), Agents: int32(agents), OnAgentLoss: policy,
+		Total: share.FromPlan(plan), Options: share.OptionsFromPlan(plan, 0), Agents: int32(agents), OnAgentLoss: policy,
 		PlannedMs: plan.PlannedDuration().Milliseconds(), Thresholds: plan.Thresholds,
 		WaitForAgentsMs: 20_000, Source: "test",
 	}

@@ -49,7 +49,7 @@ func (c *Coordinator) StartRun(ctx context.Context, req *brinkv1.StartDistribute
 	invalid := func(format string, args ...any) error {
 		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf(format, args...))
 	}
-	if req.Scenario == "" || len(req.GetTotal().GetExecutors()) == 0 {
+	if (req.Scenario == "" && req.Quick == nil) || len(req.GetTotal().GetExecutors()) == 0 {
 		return nil, invalid("the run has no scenario or no load")
 	}
 	policy := req.OnAgentLoss
@@ -135,7 +135,7 @@ func (c *Coordinator) StartRun(ctx context.Context, req *brinkv1.StartDistribute
 		sent := a.send(&brinkv1.Command{Command: &brinkv1.Command_Assign{Assign: &brinkv1.Assign{
 			RunId: id, RunName: r.name, ScenarioFilename: req.ScenarioFilename, Scenario: req.Scenario,
 			Files: req.Files, Env: req.Env, Share: shares[i], AgentIndex: int32(i), AgentCount: int32(len(picked)),
-			TargetService: req.TargetService, Labels: labels,
+			TargetService: req.TargetService, Labels: labels, Options: req.Options, Quick: req.Quick,
 		}}})
 		if !sent {
 			r.lostLocked(c, m, now, "its link broke before it got its share")

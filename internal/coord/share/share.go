@@ -13,6 +13,7 @@ package share
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -21,7 +22,9 @@ import (
 	"github.com/brinkhq/brink/internal/scenario"
 )
 
-// FromPlan is the plan's load as written: one ExecutorShare per scenario.
+// FromPlan is the plan's load as written: one ExecutorShare per scenario,
+// with the executor's times (so command-line overrides on the starting
+// machine reach every agent).
 func FromPlan(p *scenario.Plan) *brinkv1.Share {
 	out := &brinkv1.Share{}
 	for i, sc := range p.Scenarios {
@@ -30,13 +33,46 @@ func FromPlan(p *scenario.Plan) *brinkv1.Share {
 			Scenario: int32(i), Kind: e.Kind, Vus: int64(e.VUs), StartVus: int64(e.StartVUs),
 			Rate: e.Rate, StartRate: e.StartRate,
 			PreAllocatedVus: int64(e.PreAllocatedVUs), MaxVus: int64(e.MaxVUs), Iterations: e.Iterations,
+			DurationNs: int64(e.Duration), StartTimeNs: int64(e.StartTime), GracefulStopNs: int64(e.GracefulStop),
+			TimeUnitNs: int64(e.TimeUnit),
 		}
 		for _, st := range e.Stages {
 			x.StageTargets = append(x.StageTargets, st.Target)
+			x.StageDurationsNs = append(x.StageDurationsNs, int64(st.Duration))
 		}
 		out.Executors = append(out.Executors, x)
 	}
 	return out
+}
+
+// OptionsFromPlan is the plan's request options; stepTimeout is the
+// timeout every step was given on the command line (0: none).
+func OptionsFromPlan(p *scenario.Plan, stepTimeout time.Duration) *brinkv1.PlanOptions {
+	o := p.Options
+	return &brinkv1.PlanOptions{
+		TimeoutNs: int64(o.Timeout), Insecure: o.Insecure, Http2: o.HTTP2, Headers: maps.Clone(o.Headers),
+		MaxConnsPerHost: int64(o.MaxConnsPerHost), StepTimeoutNs: int64(stepTimeout),
+	}
+}
+
+// ApplyOptions sets the plan's request options to o (nil leaves them).
+func ApplyOptions(p *scenario.Plan, o *brinkv1.PlanOptions) {
+	if o == nil {
+		return
+	}
+	p.Options = scenario.Options{
+		Timeout: time.Duration(o.TimeoutNs), Insecure: o.Insecure, HTTP2: o.Http2,
+		Headers: maps.Clone(o.Headers), MaxConnsPerHost: int(o.MaxConnsPerHost),
+	}
+	if o.StepTimeoutNs > 0 {
+		for _, sc := range p.Scenarios {
+			for _, fl := range sc.Flows {
+				for _, st := range fl.Steps {
+					st.Timeout = time.Duration(o.StepTimeoutNs)
+				}
+			}
+		}
+	}
 }
 
 // Ints splits total into n parts that add up to it: the first total mod n
@@ -117,6 +153,8 @@ func splitExecutor(x *brinkv1.ExecutorShare, n int) []*brinkv1.ExecutorShare {
 			Scenario: x.Scenario, Kind: x.Kind, Vus: vus[i], StartVus: startVUs[i],
 			Rate: rates[i], StartRate: startRates[i],
 			PreAllocatedVus: pre[i], MaxVus: maxVUs[i], Iterations: iters[i],
+			DurationNs: x.DurationNs, StartTimeNs: x.StartTimeNs, GracefulStopNs: x.GracefulStopNs,
+			TimeUnitNs: x.TimeUnitNs, StageDurationsNs: slices.Clone(x.StageDurationsNs),
 		}
 		for s := range stages {
 			p.StageTargets = append(p.StageTargets, stages[s][i])
@@ -180,11 +218,12 @@ func hasLoad(x *brinkv1.ExecutorShare) bool {
 // mid-run, because the hub cannot know how much of the budget ran.
 func HasIterationBudget(x *brinkv1.ExecutorShare) bool { return x.GetIterations() > 0 }
 
-// Apply returns the plan an agent runs for share s: each scenario with its
-// executor's figures replaced by the share's, scenarios without a share
+// Apply returns the plan an agent runs for share s: each scenario with
+// the share's executor (figures and times), scenarios without a share
 // left out, and, for a share that starts mid-run (s.OffsetMs > 0), every
 // schedule cut so that it begins that far in. The result may have no
-// scenario at all: that agent has nothing to run.
+// scenario at all: that agent has nothing to run. The plan given is not
+// changed.
 func Apply(p *scenario.Plan, s *brinkv1.Share) (*scenario.Plan, error) {
 	out := *p
 	out.Scenarios = nil
@@ -192,34 +231,34 @@ func Apply(p *scenario.Plan, s *brinkv1.Share) (*scenario.Plan, error) {
 	for _, x := range s.GetExecutors() {
 		i := int(x.Scenario)
 		if i < 0 || i >= len(p.Scenarios) {
-			return nil, fmt.Errorf("share for scenario %d: the plan has %d scenarios", i+1, len(p.Scenarios))
+			return nil, fmt.Errorf("share for scenario %d: the plan has %d scenarios: hub and agent read different scenario files", i+1, len(p.Scenarios))
 		}
-		sc := p.Scenarios[i]
-		if sc.Executor.Kind != x.Kind {
-			return nil, fmt.Errorf("share for scenario %q is for a %s executor, the plan's is %s: hub and agent read different scenario files",
-				sc.Name, x.Kind, sc.Executor.Kind)
+		if len(x.StageTargets) != len(x.StageDurationsNs) {
+			return nil, fmt.Errorf("share for scenario %d: %d stage targets but %d stage durations", i+1, len(x.StageTargets), len(x.StageDurationsNs))
 		}
-		if len(x.StageTargets) != len(sc.Executor.Stages) {
-			return nil, fmt.Errorf("share for scenario %q has %d stages, the plan's executor %d: hub and agent read different scenario files",
-				sc.Name, len(x.StageTargets), len(sc.Executor.Stages))
-		}
-		cfg := sc.Executor
-		cfg.VUs, cfg.StartVUs = int(x.Vus), int(x.StartVus)
-		cfg.Rate, cfg.StartRate = x.Rate, x.StartRate
-		cfg.PreAllocatedVUs, cfg.MaxVUs, cfg.Iterations = int(x.PreAllocatedVus), int(x.MaxVus), x.Iterations
-		cfg.Stages = slices.Clone(cfg.Stages)
-		for k := range cfg.Stages {
-			cfg.Stages[k].Target = x.StageTargets[k]
-		}
-		cfg, ok := Cut(cfg, offset)
+		cfg, ok := Cut(ExecutorConfig(x), offset)
 		if !ok {
 			continue
 		}
-		copied := *sc
+		copied := *p.Scenarios[i]
 		copied.Executor = cfg
 		out.Scenarios = append(out.Scenarios, &copied)
 	}
 	return &out, nil
+}
+
+// ExecutorConfig is the executor an ExecutorShare describes.
+func ExecutorConfig(x *brinkv1.ExecutorShare) scenario.ExecutorConfig {
+	cfg := scenario.ExecutorConfig{
+		Kind: x.Kind, VUs: int(x.Vus), StartVUs: int(x.StartVus), Rate: x.Rate, StartRate: x.StartRate,
+		PreAllocatedVUs: int(x.PreAllocatedVus), MaxVUs: int(x.MaxVus), Iterations: x.Iterations,
+		Duration: time.Duration(x.DurationNs), StartTime: time.Duration(x.StartTimeNs),
+		GracefulStop: time.Duration(x.GracefulStopNs), TimeUnit: time.Duration(x.TimeUnitNs),
+	}
+	for k, target := range x.StageTargets {
+		cfg.Stages = append(cfg.Stages, scenario.Stage{Target: target, Duration: time.Duration(x.StageDurationsNs[k])})
+	}
+	return cfg
 }
 
 // Cut returns the part of an executor's schedule that lies beyond offset

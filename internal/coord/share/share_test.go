@@ -284,9 +284,8 @@ func TestApplyRefusesAShareForAnotherFile(t *testing.T) {
 		x    *brinkv1.ExecutorShare
 		want string
 	}{
-		{"unknown scenario", &brinkv1.ExecutorShare{Scenario: 5, Kind: scenario.ConstantVUs, Vus: 1}, "the plan has 2 scenarios"},
-		{"other executor", &brinkv1.ExecutorShare{Scenario: 0, Kind: scenario.RampingVUs}, "different scenario files"},
-		{"other stages", &brinkv1.ExecutorShare{Scenario: 1, Kind: scenario.RampingArrivalRate, StageTargets: []float64{1}}, "different scenario files"},
+		{"unknown scenario", &brinkv1.ExecutorShare{Scenario: 5, Kind: scenario.ConstantVUs, Vus: 1}, "different scenario files"},
+		{"stages without durations", &brinkv1.ExecutorShare{Scenario: 1, Kind: scenario.RampingArrivalRate, StageTargets: []float64{1}}, "1 stage targets but 0 stage durations"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -295,5 +294,38 @@ func TestApplyRefusesAShareForAnotherFile(t *testing.T) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestOverridesTravel: the starting machine's plan, after command-line
+// overrides, is what agents run, though they parse the file as written.
+func TestOverridesTravel(t *testing.T) {
+	parse := func() *scenario.Plan {
+		p, err := scenario.ParseEnv("two.yaml", []byte(twoScenarios), "", func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	starting := parse()
+	starting.Scenarios[0].Executor.Duration = 5 * time.Minute
+	starting.Scenarios[1].Executor.Stages = []scenario.Stage{{Target: 30, Duration: time.Minute}}
+	starting.Options.Headers = map[string]string{"X-Test": "1"}
+	shares := Split(FromPlan(starting), 2)
+
+	agentPlan := parse()
+	got, err := Apply(agentPlan, shares[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ApplyOptions(got, OptionsFromPlan(starting, 3*time.Second))
+	if e := got.Scenarios[0].Executor; e.Duration != 5*time.Minute || e.VUs != 5 {
+		t.Errorf("browse: %+v", e)
+	}
+	if e := got.Scenarios[1].Executor; len(e.Stages) != 1 || e.Stages[0] != (scenario.Stage{Target: 15, Duration: time.Minute}) || e.MaxVUs != 10 {
+		t.Errorf("buy: %+v", e)
+	}
+	if got.Options.Headers["X-Test"] != "1" || got.Scenarios[0].Flows[0].Steps[0].Timeout != 3*time.Second {
+		t.Errorf("options %+v, step timeout %v", got.Options, got.Scenarios[0].Flows[0].Steps[0].Timeout)
 	}
 }

@@ -575,8 +575,15 @@ type ExecutorShare struct {
 	PreAllocatedVus int64     `protobuf:"varint,8,opt,name=pre_allocated_vus,json=preAllocatedVus,proto3" json:"pre_allocated_vus,omitempty"`
 	MaxVus          int64     `protobuf:"varint,9,opt,name=max_vus,json=maxVus,proto3" json:"max_vus,omitempty"`
 	Iterations      int64     `protobuf:"varint,10,opt,name=iterations,proto3" json:"iterations,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The executor's times, as the starting machine's plan has them (its
+	// command-line overrides included).
+	DurationNs       int64   `protobuf:"varint,11,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
+	StartTimeNs      int64   `protobuf:"varint,12,opt,name=start_time_ns,json=startTimeNs,proto3" json:"start_time_ns,omitempty"`
+	GracefulStopNs   int64   `protobuf:"varint,13,opt,name=graceful_stop_ns,json=gracefulStopNs,proto3" json:"graceful_stop_ns,omitempty"`
+	TimeUnitNs       int64   `protobuf:"varint,14,opt,name=time_unit_ns,json=timeUnitNs,proto3" json:"time_unit_ns,omitempty"`
+	StageDurationsNs []int64 `protobuf:"varint,15,rep,packed,name=stage_durations_ns,json=stageDurationsNs,proto3" json:"stage_durations_ns,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ExecutorShare) Reset() {
@@ -679,6 +686,198 @@ func (x *ExecutorShare) GetIterations() int64 {
 	return 0
 }
 
+func (x *ExecutorShare) GetDurationNs() int64 {
+	if x != nil {
+		return x.DurationNs
+	}
+	return 0
+}
+
+func (x *ExecutorShare) GetStartTimeNs() int64 {
+	if x != nil {
+		return x.StartTimeNs
+	}
+	return 0
+}
+
+func (x *ExecutorShare) GetGracefulStopNs() int64 {
+	if x != nil {
+		return x.GracefulStopNs
+	}
+	return 0
+}
+
+func (x *ExecutorShare) GetTimeUnitNs() int64 {
+	if x != nil {
+		return x.TimeUnitNs
+	}
+	return 0
+}
+
+func (x *ExecutorShare) GetStageDurationsNs() []int64 {
+	if x != nil {
+		return x.StageDurationsNs
+	}
+	return nil
+}
+
+// PlanOptions are a plan's request options as the starting machine has
+// them, command-line overrides included.
+type PlanOptions struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	TimeoutNs       int64                  `protobuf:"varint,1,opt,name=timeout_ns,json=timeoutNs,proto3" json:"timeout_ns,omitempty"`
+	Insecure        bool                   `protobuf:"varint,2,opt,name=insecure,proto3" json:"insecure,omitempty"`
+	Http2           bool                   `protobuf:"varint,3,opt,name=http2,proto3" json:"http2,omitempty"`
+	Headers         map[string]string      `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	MaxConnsPerHost int64                  `protobuf:"varint,5,opt,name=max_conns_per_host,json=maxConnsPerHost,proto3" json:"max_conns_per_host,omitempty"`
+	// Set by --timeout: every step's timeout.
+	StepTimeoutNs int64 `protobuf:"varint,6,opt,name=step_timeout_ns,json=stepTimeoutNs,proto3" json:"step_timeout_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanOptions) Reset() {
+	*x = PlanOptions{}
+	mi := &file_brink_v1_agent_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanOptions) ProtoMessage() {}
+
+func (x *PlanOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_brink_v1_agent_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanOptions.ProtoReflect.Descriptor instead.
+func (*PlanOptions) Descriptor() ([]byte, []int) {
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PlanOptions) GetTimeoutNs() int64 {
+	if x != nil {
+		return x.TimeoutNs
+	}
+	return 0
+}
+
+func (x *PlanOptions) GetInsecure() bool {
+	if x != nil {
+		return x.Insecure
+	}
+	return false
+}
+
+func (x *PlanOptions) GetHttp2() bool {
+	if x != nil {
+		return x.Http2
+	}
+	return false
+}
+
+func (x *PlanOptions) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *PlanOptions) GetMaxConnsPerHost() int64 {
+	if x != nil {
+		return x.MaxConnsPerHost
+	}
+	return 0
+}
+
+func (x *PlanOptions) GetStepTimeoutNs() int64 {
+	if x != nil {
+		return x.StepTimeoutNs
+	}
+	return 0
+}
+
+// QuickPlan is `brink run --url`'s one request, for agents to build the
+// same plan without a scenario file.
+type QuickPlan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	Method        string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	Headers       []string               `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty"`
+	Body          []byte                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuickPlan) Reset() {
+	*x = QuickPlan{}
+	mi := &file_brink_v1_agent_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuickPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuickPlan) ProtoMessage() {}
+
+func (x *QuickPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_brink_v1_agent_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuickPlan.ProtoReflect.Descriptor instead.
+func (*QuickPlan) Descriptor() ([]byte, []int) {
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *QuickPlan) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *QuickPlan) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *QuickPlan) GetHeaders() []string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *QuickPlan) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
 // Share is what one agent runs: a load share per scenario. Scenarios
 // absent from the list get no load on this agent.
 type Share struct {
@@ -693,7 +892,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_brink_v1_agent_proto_msgTypes[6]
+	mi := &file_brink_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +904,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[6]
+	mi := &file_brink_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +917,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Share) GetExecutors() []*ExecutorShare {
@@ -753,13 +952,16 @@ type Assign struct {
 	AgentCount    int32             `protobuf:"varint,9,opt,name=agent_count,json=agentCount,proto3" json:"agent_count,omitempty"`
 	TargetService string            `protobuf:"bytes,10,opt,name=target_service,json=targetService,proto3" json:"target_service,omitempty"`
 	Labels        map[string]string `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Options       *PlanOptions      `protobuf:"bytes,12,opt,name=options,proto3" json:"options,omitempty"`
+	// Set instead of a scenario for `brink run --url`.
+	Quick         *QuickPlan `protobuf:"bytes,13,opt,name=quick,proto3" json:"quick,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Assign) Reset() {
 	*x = Assign{}
-	mi := &file_brink_v1_agent_proto_msgTypes[7]
+	mi := &file_brink_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +973,7 @@ func (x *Assign) String() string {
 func (*Assign) ProtoMessage() {}
 
 func (x *Assign) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[7]
+	mi := &file_brink_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +986,7 @@ func (x *Assign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assign.ProtoReflect.Descriptor instead.
 func (*Assign) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Assign) GetRunId() string {
@@ -864,6 +1066,20 @@ func (x *Assign) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *Assign) GetOptions() *PlanOptions {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *Assign) GetQuick() *QuickPlan {
+	if x != nil {
+		return x.Quick
+	}
+	return nil
+}
+
 // Start sets the common start instant (hub clock, Unix ns).
 type Start struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -875,7 +1091,7 @@ type Start struct {
 
 func (x *Start) Reset() {
 	*x = Start{}
-	mi := &file_brink_v1_agent_proto_msgTypes[8]
+	mi := &file_brink_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +1103,7 @@ func (x *Start) String() string {
 func (*Start) ProtoMessage() {}
 
 func (x *Start) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[8]
+	mi := &file_brink_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1116,7 @@ func (x *Start) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Start.ProtoReflect.Descriptor instead.
 func (*Start) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Start) GetRunId() string {
@@ -930,7 +1146,7 @@ type AddShare struct {
 
 func (x *AddShare) Reset() {
 	*x = AddShare{}
-	mi := &file_brink_v1_agent_proto_msgTypes[9]
+	mi := &file_brink_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1158,7 @@ func (x *AddShare) String() string {
 func (*AddShare) ProtoMessage() {}
 
 func (x *AddShare) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[9]
+	mi := &file_brink_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1171,7 @@ func (x *AddShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddShare.ProtoReflect.Descriptor instead.
 func (*AddShare) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AddShare) GetRunId() string {
@@ -999,7 +1215,7 @@ type Stop struct {
 
 func (x *Stop) Reset() {
 	*x = Stop{}
-	mi := &file_brink_v1_agent_proto_msgTypes[10]
+	mi := &file_brink_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1227,7 @@ func (x *Stop) String() string {
 func (*Stop) ProtoMessage() {}
 
 func (x *Stop) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[10]
+	mi := &file_brink_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1240,7 @@ func (x *Stop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stop.ProtoReflect.Descriptor instead.
 func (*Stop) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Stop) GetRunId() string {
@@ -1058,7 +1274,7 @@ type Release struct {
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_brink_v1_agent_proto_msgTypes[11]
+	mi := &file_brink_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1286,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[11]
+	mi := &file_brink_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1299,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Release) GetRunId() string {
@@ -1101,7 +1317,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_brink_v1_agent_proto_msgTypes[12]
+	mi := &file_brink_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1329,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[12]
+	mi := &file_brink_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1342,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 // Command is one message from the hub to an agent.
@@ -1148,7 +1364,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_brink_v1_agent_proto_msgTypes[13]
+	mi := &file_brink_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1160,7 +1376,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[13]
+	mi := &file_brink_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1173,7 +1389,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Command) GetHubUnixNs() int64 {
@@ -1311,14 +1527,17 @@ type StartDistributedRunRequest struct {
 	// The plan's planned duration (ms), for progress displays.
 	PlannedMs int64 `protobuf:"varint,15,opt,name=planned_ms,json=plannedMs,proto3" json:"planned_ms,omitempty"`
 	// The plan's thresholds, judged by the hub on the merged results.
-	Thresholds    []string `protobuf:"bytes,16,rep,name=thresholds,proto3" json:"thresholds,omitempty"`
+	Thresholds []string     `protobuf:"bytes,16,rep,name=thresholds,proto3" json:"thresholds,omitempty"`
+	Options    *PlanOptions `protobuf:"bytes,17,opt,name=options,proto3" json:"options,omitempty"`
+	// Set instead of a scenario for `brink run --url`.
+	Quick         *QuickPlan `protobuf:"bytes,18,opt,name=quick,proto3" json:"quick,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartDistributedRunRequest) Reset() {
 	*x = StartDistributedRunRequest{}
-	mi := &file_brink_v1_agent_proto_msgTypes[14]
+	mi := &file_brink_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1549,7 @@ func (x *StartDistributedRunRequest) String() string {
 func (*StartDistributedRunRequest) ProtoMessage() {}
 
 func (x *StartDistributedRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[14]
+	mi := &file_brink_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1562,7 @@ func (x *StartDistributedRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartDistributedRunRequest.ProtoReflect.Descriptor instead.
 func (*StartDistributedRunRequest) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StartDistributedRunRequest) GetRunId() string {
@@ -1458,6 +1677,20 @@ func (x *StartDistributedRunRequest) GetThresholds() []string {
 	return nil
 }
 
+func (x *StartDistributedRunRequest) GetOptions() *PlanOptions {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *StartDistributedRunRequest) GetQuick() *QuickPlan {
+	if x != nil {
+		return x.Quick
+	}
+	return nil
+}
+
 type StartDistributedRunResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	RunId  string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
@@ -1470,7 +1703,7 @@ type StartDistributedRunResponse struct {
 
 func (x *StartDistributedRunResponse) Reset() {
 	*x = StartDistributedRunResponse{}
-	mi := &file_brink_v1_agent_proto_msgTypes[15]
+	mi := &file_brink_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1715,7 @@ func (x *StartDistributedRunResponse) String() string {
 func (*StartDistributedRunResponse) ProtoMessage() {}
 
 func (x *StartDistributedRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[15]
+	mi := &file_brink_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1728,7 @@ func (x *StartDistributedRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartDistributedRunResponse.ProtoReflect.Descriptor instead.
 func (*StartDistributedRunResponse) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StartDistributedRunResponse) GetRunId() string {
@@ -1531,7 +1764,7 @@ type WatchRunRequest struct {
 
 func (x *WatchRunRequest) Reset() {
 	*x = WatchRunRequest{}
-	mi := &file_brink_v1_agent_proto_msgTypes[16]
+	mi := &file_brink_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1776,7 @@ func (x *WatchRunRequest) String() string {
 func (*WatchRunRequest) ProtoMessage() {}
 
 func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[16]
+	mi := &file_brink_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1789,7 @@ func (x *WatchRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunRequest.ProtoReflect.Descriptor instead.
 func (*WatchRunRequest) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchRunRequest) GetRunId() string {
@@ -1591,7 +1824,7 @@ type AgentRow struct {
 
 func (x *AgentRow) Reset() {
 	*x = AgentRow{}
-	mi := &file_brink_v1_agent_proto_msgTypes[17]
+	mi := &file_brink_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1836,7 @@ func (x *AgentRow) String() string {
 func (*AgentRow) ProtoMessage() {}
 
 func (x *AgentRow) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[17]
+	mi := &file_brink_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1849,7 @@ func (x *AgentRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRow.ProtoReflect.Descriptor instead.
 func (*AgentRow) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AgentRow) GetName() string {
@@ -1681,7 +1914,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_brink_v1_agent_proto_msgTypes[18]
+	mi := &file_brink_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +1926,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[18]
+	mi := &file_brink_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +1939,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RunEvent) GetTimeMs() int64 {
@@ -1758,7 +1991,7 @@ type RunUpdate struct {
 
 func (x *RunUpdate) Reset() {
 	*x = RunUpdate{}
-	mi := &file_brink_v1_agent_proto_msgTypes[19]
+	mi := &file_brink_v1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +2003,7 @@ func (x *RunUpdate) String() string {
 func (*RunUpdate) ProtoMessage() {}
 
 func (x *RunUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[19]
+	mi := &file_brink_v1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +2016,7 @@ func (x *RunUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunUpdate.ProtoReflect.Descriptor instead.
 func (*RunUpdate) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RunUpdate) GetState() string {
@@ -1855,7 +2088,7 @@ type RunResult struct {
 
 func (x *RunResult) Reset() {
 	*x = RunResult{}
-	mi := &file_brink_v1_agent_proto_msgTypes[20]
+	mi := &file_brink_v1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +2100,7 @@ func (x *RunResult) String() string {
 func (*RunResult) ProtoMessage() {}
 
 func (x *RunResult) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[20]
+	mi := &file_brink_v1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2113,7 @@ func (x *RunResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunResult.ProtoReflect.Descriptor instead.
 func (*RunResult) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RunResult) GetSummaryJson() []byte {
@@ -1957,7 +2190,7 @@ type StopRunRequest struct {
 
 func (x *StopRunRequest) Reset() {
 	*x = StopRunRequest{}
-	mi := &file_brink_v1_agent_proto_msgTypes[21]
+	mi := &file_brink_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1969,7 +2202,7 @@ func (x *StopRunRequest) String() string {
 func (*StopRunRequest) ProtoMessage() {}
 
 func (x *StopRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[21]
+	mi := &file_brink_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1982,7 +2215,7 @@ func (x *StopRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRunRequest.ProtoReflect.Descriptor instead.
 func (*StopRunRequest) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{21}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StopRunRequest) GetRunId() string {
@@ -2014,7 +2247,7 @@ type StopRunResponse struct {
 
 func (x *StopRunResponse) Reset() {
 	*x = StopRunResponse{}
-	mi := &file_brink_v1_agent_proto_msgTypes[22]
+	mi := &file_brink_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2259,7 @@ func (x *StopRunResponse) String() string {
 func (*StopRunResponse) ProtoMessage() {}
 
 func (x *StopRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_brink_v1_agent_proto_msgTypes[22]
+	mi := &file_brink_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2272,7 @@ func (x *StopRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRunResponse.ProtoReflect.Descriptor instead.
 func (*StopRunResponse) Descriptor() ([]byte, []int) {
-	return file_brink_v1_agent_proto_rawDescGZIP(), []int{22}
+	return file_brink_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 var File_brink_v1_agent_proto protoreflect.FileDescriptor
@@ -2089,7 +2322,7 @@ const file_brink_v1_agent_proto_rawDesc = "" +
 	"sentUnixNs\"I\n" +
 	"\x11HeartbeatResponse\x12\x1e\n" +
 	"\vhub_unix_ns\x18\x01 \x01(\x03R\thubUnixNs\x12\x14\n" +
-	"\x05known\x18\x02 \x01(\bR\x05known\"\xab\x02\n" +
+	"\x05known\x18\x02 \x01(\bR\x05known\"\xea\x03\n" +
 	"\rExecutorShare\x12\x1a\n" +
 	"\bscenario\x18\x01 \x01(\x05R\bscenario\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x10\n" +
@@ -2104,10 +2337,33 @@ const file_brink_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"iterations\x18\n" +
 	" \x01(\x03R\n" +
-	"iterations\"[\n" +
+	"iterations\x12\x1f\n" +
+	"\vduration_ns\x18\v \x01(\x03R\n" +
+	"durationNs\x12\"\n" +
+	"\rstart_time_ns\x18\f \x01(\x03R\vstartTimeNs\x12(\n" +
+	"\x10graceful_stop_ns\x18\r \x01(\x03R\x0egracefulStopNs\x12 \n" +
+	"\ftime_unit_ns\x18\x0e \x01(\x03R\n" +
+	"timeUnitNs\x12,\n" +
+	"\x12stage_durations_ns\x18\x0f \x03(\x03R\x10stageDurationsNs\"\xad\x02\n" +
+	"\vPlanOptions\x12\x1d\n" +
+	"\n" +
+	"timeout_ns\x18\x01 \x01(\x03R\ttimeoutNs\x12\x1a\n" +
+	"\binsecure\x18\x02 \x01(\bR\binsecure\x12\x14\n" +
+	"\x05http2\x18\x03 \x01(\bR\x05http2\x12<\n" +
+	"\aheaders\x18\x04 \x03(\v2\".brink.v1.PlanOptions.HeadersEntryR\aheaders\x12+\n" +
+	"\x12max_conns_per_host\x18\x05 \x01(\x03R\x0fmaxConnsPerHost\x12&\n" +
+	"\x0fstep_timeout_ns\x18\x06 \x01(\x03R\rstepTimeoutNs\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"c\n" +
+	"\tQuickPlan\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x16\n" +
+	"\x06method\x18\x02 \x01(\tR\x06method\x12\x18\n" +
+	"\aheaders\x18\x03 \x03(\tR\aheaders\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\fR\x04body\"[\n" +
 	"\x05Share\x125\n" +
 	"\texecutors\x18\x01 \x03(\v2\x17.brink.v1.ExecutorShareR\texecutors\x12\x1b\n" +
-	"\toffset_ms\x18\x02 \x01(\x03R\boffsetMs\"\xd6\x04\n" +
+	"\toffset_ms\x18\x02 \x01(\x03R\boffsetMs\"\xb2\x05\n" +
 	"\x06Assign\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x19\n" +
 	"\brun_name\x18\x02 \x01(\tR\arunName\x12+\n" +
@@ -2122,7 +2378,9 @@ const file_brink_v1_agent_proto_rawDesc = "" +
 	"agentCount\x12%\n" +
 	"\x0etarget_service\x18\n" +
 	" \x01(\tR\rtargetService\x124\n" +
-	"\x06labels\x18\v \x03(\v2\x1c.brink.v1.Assign.LabelsEntryR\x06labels\x1a8\n" +
+	"\x06labels\x18\v \x03(\v2\x1c.brink.v1.Assign.LabelsEntryR\x06labels\x12/\n" +
+	"\aoptions\x18\f \x01(\v2\x15.brink.v1.PlanOptionsR\aoptions\x12)\n" +
+	"\x05quick\x18\r \x01(\v2\x13.brink.v1.QuickPlanR\x05quick\x1a8\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -2159,7 +2417,7 @@ const file_brink_v1_agent_proto_rawDesc = "" +
 	"\tadd_share\x18\x05 \x01(\v2\x12.brink.v1.AddShareH\x00R\baddShare\x12$\n" +
 	"\x04stop\x18\x06 \x01(\v2\x0e.brink.v1.StopH\x00R\x04stop\x12-\n" +
 	"\arelease\x18\a \x01(\v2\x11.brink.v1.ReleaseH\x00R\areleaseB\t\n" +
-	"\acommand\"\xb1\a\n" +
+	"\acommand\"\x8d\b\n" +
 	"\x1aStartDistributedRunRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x19\n" +
 	"\brun_name\x18\x02 \x01(\tR\arunName\x12+\n" +
@@ -2180,7 +2438,9 @@ const file_brink_v1_agent_proto_rawDesc = "" +
 	"planned_ms\x18\x0f \x01(\x03R\tplannedMs\x12\x1e\n" +
 	"\n" +
 	"thresholds\x18\x10 \x03(\tR\n" +
-	"thresholds\x1a8\n" +
+	"thresholds\x12/\n" +
+	"\aoptions\x18\x11 \x01(\v2\x15.brink.v1.PlanOptionsR\aoptions\x12)\n" +
+	"\x05quick\x18\x12 \x01(\v2\x13.brink.v1.QuickPlanR\x05quick\x1a8\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -2274,7 +2534,7 @@ func file_brink_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_brink_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_brink_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_brink_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_brink_v1_agent_proto_goTypes = []any{
 	(AgentState)(0),                     // 0: brink.v1.AgentState
 	(*AgentInfo)(nil),                   // 1: brink.v1.AgentInfo
@@ -2283,82 +2543,90 @@ var file_brink_v1_agent_proto_goTypes = []any{
 	(*HeartbeatRequest)(nil),            // 4: brink.v1.HeartbeatRequest
 	(*HeartbeatResponse)(nil),           // 5: brink.v1.HeartbeatResponse
 	(*ExecutorShare)(nil),               // 6: brink.v1.ExecutorShare
-	(*Share)(nil),                       // 7: brink.v1.Share
-	(*Assign)(nil),                      // 8: brink.v1.Assign
-	(*Start)(nil),                       // 9: brink.v1.Start
-	(*AddShare)(nil),                    // 10: brink.v1.AddShare
-	(*Stop)(nil),                        // 11: brink.v1.Stop
-	(*Release)(nil),                     // 12: brink.v1.Release
-	(*Ping)(nil),                        // 13: brink.v1.Ping
-	(*Command)(nil),                     // 14: brink.v1.Command
-	(*StartDistributedRunRequest)(nil),  // 15: brink.v1.StartDistributedRunRequest
-	(*StartDistributedRunResponse)(nil), // 16: brink.v1.StartDistributedRunResponse
-	(*WatchRunRequest)(nil),             // 17: brink.v1.WatchRunRequest
-	(*AgentRow)(nil),                    // 18: brink.v1.AgentRow
-	(*RunEvent)(nil),                    // 19: brink.v1.RunEvent
-	(*RunUpdate)(nil),                   // 20: brink.v1.RunUpdate
-	(*RunResult)(nil),                   // 21: brink.v1.RunResult
-	(*StopRunRequest)(nil),              // 22: brink.v1.StopRunRequest
-	(*StopRunResponse)(nil),             // 23: brink.v1.StopRunResponse
-	nil,                                 // 24: brink.v1.AgentInfo.LabelsEntry
-	nil,                                 // 25: brink.v1.Assign.FilesEntry
-	nil,                                 // 26: brink.v1.Assign.EnvEntry
-	nil,                                 // 27: brink.v1.Assign.LabelsEntry
-	nil,                                 // 28: brink.v1.StartDistributedRunRequest.FilesEntry
-	nil,                                 // 29: brink.v1.StartDistributedRunRequest.EnvEntry
-	nil,                                 // 30: brink.v1.StartDistributedRunRequest.SelectorEntry
-	nil,                                 // 31: brink.v1.StartDistributedRunRequest.LabelsEntry
-	nil,                                 // 32: brink.v1.AgentRow.LabelsEntry
-	(*Second)(nil),                      // 33: brink.v1.Second
-	(*ThresholdResult)(nil),             // 34: brink.v1.ThresholdResult
+	(*PlanOptions)(nil),                 // 7: brink.v1.PlanOptions
+	(*QuickPlan)(nil),                   // 8: brink.v1.QuickPlan
+	(*Share)(nil),                       // 9: brink.v1.Share
+	(*Assign)(nil),                      // 10: brink.v1.Assign
+	(*Start)(nil),                       // 11: brink.v1.Start
+	(*AddShare)(nil),                    // 12: brink.v1.AddShare
+	(*Stop)(nil),                        // 13: brink.v1.Stop
+	(*Release)(nil),                     // 14: brink.v1.Release
+	(*Ping)(nil),                        // 15: brink.v1.Ping
+	(*Command)(nil),                     // 16: brink.v1.Command
+	(*StartDistributedRunRequest)(nil),  // 17: brink.v1.StartDistributedRunRequest
+	(*StartDistributedRunResponse)(nil), // 18: brink.v1.StartDistributedRunResponse
+	(*WatchRunRequest)(nil),             // 19: brink.v1.WatchRunRequest
+	(*AgentRow)(nil),                    // 20: brink.v1.AgentRow
+	(*RunEvent)(nil),                    // 21: brink.v1.RunEvent
+	(*RunUpdate)(nil),                   // 22: brink.v1.RunUpdate
+	(*RunResult)(nil),                   // 23: brink.v1.RunResult
+	(*StopRunRequest)(nil),              // 24: brink.v1.StopRunRequest
+	(*StopRunResponse)(nil),             // 25: brink.v1.StopRunResponse
+	nil,                                 // 26: brink.v1.AgentInfo.LabelsEntry
+	nil,                                 // 27: brink.v1.PlanOptions.HeadersEntry
+	nil,                                 // 28: brink.v1.Assign.FilesEntry
+	nil,                                 // 29: brink.v1.Assign.EnvEntry
+	nil,                                 // 30: brink.v1.Assign.LabelsEntry
+	nil,                                 // 31: brink.v1.StartDistributedRunRequest.FilesEntry
+	nil,                                 // 32: brink.v1.StartDistributedRunRequest.EnvEntry
+	nil,                                 // 33: brink.v1.StartDistributedRunRequest.SelectorEntry
+	nil,                                 // 34: brink.v1.StartDistributedRunRequest.LabelsEntry
+	nil,                                 // 35: brink.v1.AgentRow.LabelsEntry
+	(*Second)(nil),                      // 36: brink.v1.Second
+	(*ThresholdResult)(nil),             // 37: brink.v1.ThresholdResult
 }
 var file_brink_v1_agent_proto_depIdxs = []int32{
-	24, // 0: brink.v1.AgentInfo.labels:type_name -> brink.v1.AgentInfo.LabelsEntry
+	26, // 0: brink.v1.AgentInfo.labels:type_name -> brink.v1.AgentInfo.LabelsEntry
 	1,  // 1: brink.v1.ConnectRequest.agent:type_name -> brink.v1.AgentInfo
 	3,  // 2: brink.v1.ConnectRequest.status:type_name -> brink.v1.AgentStatus
 	0,  // 3: brink.v1.AgentStatus.state:type_name -> brink.v1.AgentState
 	3,  // 4: brink.v1.HeartbeatRequest.status:type_name -> brink.v1.AgentStatus
-	6,  // 5: brink.v1.Share.executors:type_name -> brink.v1.ExecutorShare
-	25, // 6: brink.v1.Assign.files:type_name -> brink.v1.Assign.FilesEntry
-	26, // 7: brink.v1.Assign.env:type_name -> brink.v1.Assign.EnvEntry
-	7,  // 8: brink.v1.Assign.share:type_name -> brink.v1.Share
-	27, // 9: brink.v1.Assign.labels:type_name -> brink.v1.Assign.LabelsEntry
-	7,  // 10: brink.v1.AddShare.share:type_name -> brink.v1.Share
-	13, // 11: brink.v1.Command.ping:type_name -> brink.v1.Ping
-	8,  // 12: brink.v1.Command.assign:type_name -> brink.v1.Assign
-	9,  // 13: brink.v1.Command.start:type_name -> brink.v1.Start
-	10, // 14: brink.v1.Command.add_share:type_name -> brink.v1.AddShare
-	11, // 15: brink.v1.Command.stop:type_name -> brink.v1.Stop
-	12, // 16: brink.v1.Command.release:type_name -> brink.v1.Release
-	28, // 17: brink.v1.StartDistributedRunRequest.files:type_name -> brink.v1.StartDistributedRunRequest.FilesEntry
-	29, // 18: brink.v1.StartDistributedRunRequest.env:type_name -> brink.v1.StartDistributedRunRequest.EnvEntry
-	7,  // 19: brink.v1.StartDistributedRunRequest.total:type_name -> brink.v1.Share
-	30, // 20: brink.v1.StartDistributedRunRequest.selector:type_name -> brink.v1.StartDistributedRunRequest.SelectorEntry
-	31, // 21: brink.v1.StartDistributedRunRequest.labels:type_name -> brink.v1.StartDistributedRunRequest.LabelsEntry
-	18, // 22: brink.v1.StartDistributedRunResponse.agents:type_name -> brink.v1.AgentRow
-	7,  // 23: brink.v1.StartDistributedRunResponse.shares:type_name -> brink.v1.Share
-	32, // 24: brink.v1.AgentRow.labels:type_name -> brink.v1.AgentRow.LabelsEntry
-	3,  // 25: brink.v1.AgentRow.status:type_name -> brink.v1.AgentStatus
-	33, // 26: brink.v1.RunUpdate.seconds:type_name -> brink.v1.Second
-	18, // 27: brink.v1.RunUpdate.agents:type_name -> brink.v1.AgentRow
-	19, // 28: brink.v1.RunUpdate.events:type_name -> brink.v1.RunEvent
-	21, // 29: brink.v1.RunUpdate.result:type_name -> brink.v1.RunResult
-	34, // 30: brink.v1.RunResult.thresholds:type_name -> brink.v1.ThresholdResult
-	2,  // 31: brink.v1.AgentService.Connect:input_type -> brink.v1.ConnectRequest
-	4,  // 32: brink.v1.AgentService.Heartbeat:input_type -> brink.v1.HeartbeatRequest
-	15, // 33: brink.v1.DistributedRunService.StartDistributedRun:input_type -> brink.v1.StartDistributedRunRequest
-	17, // 34: brink.v1.DistributedRunService.WatchRun:input_type -> brink.v1.WatchRunRequest
-	22, // 35: brink.v1.DistributedRunService.StopRun:input_type -> brink.v1.StopRunRequest
-	14, // 36: brink.v1.AgentService.Connect:output_type -> brink.v1.Command
-	5,  // 37: brink.v1.AgentService.Heartbeat:output_type -> brink.v1.HeartbeatResponse
-	16, // 38: brink.v1.DistributedRunService.StartDistributedRun:output_type -> brink.v1.StartDistributedRunResponse
-	20, // 39: brink.v1.DistributedRunService.WatchRun:output_type -> brink.v1.RunUpdate
-	23, // 40: brink.v1.DistributedRunService.StopRun:output_type -> brink.v1.StopRunResponse
-	36, // [36:41] is the sub-list for method output_type
-	31, // [31:36] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	27, // 5: brink.v1.PlanOptions.headers:type_name -> brink.v1.PlanOptions.HeadersEntry
+	6,  // 6: brink.v1.Share.executors:type_name -> brink.v1.ExecutorShare
+	28, // 7: brink.v1.Assign.files:type_name -> brink.v1.Assign.FilesEntry
+	29, // 8: brink.v1.Assign.env:type_name -> brink.v1.Assign.EnvEntry
+	9,  // 9: brink.v1.Assign.share:type_name -> brink.v1.Share
+	30, // 10: brink.v1.Assign.labels:type_name -> brink.v1.Assign.LabelsEntry
+	7,  // 11: brink.v1.Assign.options:type_name -> brink.v1.PlanOptions
+	8,  // 12: brink.v1.Assign.quick:type_name -> brink.v1.QuickPlan
+	9,  // 13: brink.v1.AddShare.share:type_name -> brink.v1.Share
+	15, // 14: brink.v1.Command.ping:type_name -> brink.v1.Ping
+	10, // 15: brink.v1.Command.assign:type_name -> brink.v1.Assign
+	11, // 16: brink.v1.Command.start:type_name -> brink.v1.Start
+	12, // 17: brink.v1.Command.add_share:type_name -> brink.v1.AddShare
+	13, // 18: brink.v1.Command.stop:type_name -> brink.v1.Stop
+	14, // 19: brink.v1.Command.release:type_name -> brink.v1.Release
+	31, // 20: brink.v1.StartDistributedRunRequest.files:type_name -> brink.v1.StartDistributedRunRequest.FilesEntry
+	32, // 21: brink.v1.StartDistributedRunRequest.env:type_name -> brink.v1.StartDistributedRunRequest.EnvEntry
+	9,  // 22: brink.v1.StartDistributedRunRequest.total:type_name -> brink.v1.Share
+	33, // 23: brink.v1.StartDistributedRunRequest.selector:type_name -> brink.v1.StartDistributedRunRequest.SelectorEntry
+	34, // 24: brink.v1.StartDistributedRunRequest.labels:type_name -> brink.v1.StartDistributedRunRequest.LabelsEntry
+	7,  // 25: brink.v1.StartDistributedRunRequest.options:type_name -> brink.v1.PlanOptions
+	8,  // 26: brink.v1.StartDistributedRunRequest.quick:type_name -> brink.v1.QuickPlan
+	20, // 27: brink.v1.StartDistributedRunResponse.agents:type_name -> brink.v1.AgentRow
+	9,  // 28: brink.v1.StartDistributedRunResponse.shares:type_name -> brink.v1.Share
+	35, // 29: brink.v1.AgentRow.labels:type_name -> brink.v1.AgentRow.LabelsEntry
+	3,  // 30: brink.v1.AgentRow.status:type_name -> brink.v1.AgentStatus
+	36, // 31: brink.v1.RunUpdate.seconds:type_name -> brink.v1.Second
+	20, // 32: brink.v1.RunUpdate.agents:type_name -> brink.v1.AgentRow
+	21, // 33: brink.v1.RunUpdate.events:type_name -> brink.v1.RunEvent
+	23, // 34: brink.v1.RunUpdate.result:type_name -> brink.v1.RunResult
+	37, // 35: brink.v1.RunResult.thresholds:type_name -> brink.v1.ThresholdResult
+	2,  // 36: brink.v1.AgentService.Connect:input_type -> brink.v1.ConnectRequest
+	4,  // 37: brink.v1.AgentService.Heartbeat:input_type -> brink.v1.HeartbeatRequest
+	17, // 38: brink.v1.DistributedRunService.StartDistributedRun:input_type -> brink.v1.StartDistributedRunRequest
+	19, // 39: brink.v1.DistributedRunService.WatchRun:input_type -> brink.v1.WatchRunRequest
+	24, // 40: brink.v1.DistributedRunService.StopRun:input_type -> brink.v1.StopRunRequest
+	16, // 41: brink.v1.AgentService.Connect:output_type -> brink.v1.Command
+	5,  // 42: brink.v1.AgentService.Heartbeat:output_type -> brink.v1.HeartbeatResponse
+	18, // 43: brink.v1.DistributedRunService.StartDistributedRun:output_type -> brink.v1.StartDistributedRunResponse
+	22, // 44: brink.v1.DistributedRunService.WatchRun:output_type -> brink.v1.RunUpdate
+	25, // 45: brink.v1.DistributedRunService.StopRun:output_type -> brink.v1.StopRunResponse
+	41, // [41:46] is the sub-list for method output_type
+	36, // [36:41] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_brink_v1_agent_proto_init() }
@@ -2367,7 +2635,7 @@ func file_brink_v1_agent_proto_init() {
 		return
 	}
 	file_brink_v1_run_proto_init()
-	file_brink_v1_agent_proto_msgTypes[13].OneofWrappers = []any{
+	file_brink_v1_agent_proto_msgTypes[15].OneofWrappers = []any{
 		(*Command_Ping)(nil),
 		(*Command_Assign)(nil),
 		(*Command_Start)(nil),
@@ -2381,7 +2649,7 @@ func file_brink_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_brink_v1_agent_proto_rawDesc), len(file_brink_v1_agent_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   32,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
