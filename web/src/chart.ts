@@ -272,6 +272,8 @@ export class Panel {
           font: axisFont,
           grid: { stroke: 'rgba(139,149,165,0.12)', width: 1 },
           ticks: { stroke: 'rgba(139,149,165,0.25)', width: 1 },
+          // Labels are up to 8 monospace characters (HH:MM:SS): keep ticks far enough apart.
+          space: 90,
           incrs: relative ? [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200] : undefined,
           values: relative ? (_u, vals) => vals.map((v) => fmtRelative(v)) : (_u, vals, _axis, _space, incr) => vals.map((v) => fmtAxisTime(v, incr)),
         },

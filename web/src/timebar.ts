@@ -4,7 +4,7 @@
 
 import { h, replace, setText } from './dom';
 import { fmtClock, fmtDuration, fmtTime } from './format';
-import { formatDuration, liveView, viewFromURL, viewParams, type TimeView } from './timeline';
+import { formatDuration, liveView, viewFromURL, viewParams, type DefaultRange, type TimeView } from './timeline';
 
 export type Change = 'range' | 'tick' | 'pin';
 
@@ -21,7 +21,7 @@ export class Timeline {
 
   constructor(
     private readonly host: TimelineHost,
-    private readonly fallback?: () => { from: number; to: number; live: boolean } | undefined,
+    private readonly fallback?: () => DefaultRange | undefined,
   ) {
     this.view = viewFromURL(host.currentQuery().toString(), host.nowSeconds(), fallback?.());
   }
@@ -48,7 +48,7 @@ export class Timeline {
   zoom(from: number, to: number): void {
     if (to - from < 2) to = from + 2;
     const at = this.view.at !== null && this.view.at >= from && this.view.at <= to ? this.view.at : null;
-    this.set({ live: false, window: to - from, from, to, at }, 'range', true);
+    this.set({ live: false, anchored: false, window: to - from, from, to, at }, 'range', true);
   }
 
   setLive(window: number): void {
@@ -57,7 +57,7 @@ export class Timeline {
 
   pause(): void {
     if (!this.view.live) return;
-    this.set({ ...this.view, live: false }, 'range', true);
+    this.set({ ...this.view, live: false, anchored: false }, 'range', true);
   }
 
   resume(): void {
@@ -66,7 +66,7 @@ export class Timeline {
 
   pin(at: number | null): void {
     if (at !== null && this.view.live) {
-      this.set({ ...this.view, live: false, at }, 'pin', true);
+      this.set({ ...this.view, live: false, anchored: false, at }, 'pin', true);
       return;
     }
     this.set({ ...this.view, at }, 'pin', false);
@@ -86,7 +86,7 @@ export class Timeline {
       from = 0;
       to = span;
     }
-    this.set({ live: false, window: span, from, to, at: null }, 'range', true);
+    this.set({ live: false, anchored: false, window: span, from, to, at: null }, 'range', true);
   }
 
   zoomOut(): void {
@@ -97,14 +97,14 @@ export class Timeline {
       this.setLive(span * 2);
       return;
     }
-    this.set({ live: false, window: span * 2, from: Math.floor(mid - span), to: Math.ceil(mid + span), at: this.view.at }, 'range', true);
+    this.set({ live: false, anchored: false, window: span * 2, from: Math.floor(mid - span), to: Math.ceil(mid + span), at: this.view.at }, 'range', true);
   }
 
   tick(nowSeconds: number): void {
     if (!this.view.live) return;
     const to = Math.floor(nowSeconds);
     if (to === this.view.to) return;
-    this.view = { ...this.view, from: to - this.view.window, to };
+    this.view = this.view.anchored ? { ...this.view, window: to - this.view.from, to } : { ...this.view, from: to - this.view.window, to };
     this.emit('tick');
   }
 
@@ -169,14 +169,15 @@ export class TimeBar {
     setText(this.liveBtn, v.live ? '● live' : '❚❚ paused');
     this.liveBtn.classList.toggle('is-live', v.live);
     this.liveBtn.title = v.live ? 'Pause: freeze the range' : 'Resume live updates';
-    if (this.presetBox.childElementCount === 0 || this.presetBox.dataset.active !== String(v.live ? v.window : '')) {
-      this.presetBox.dataset.active = String(v.live ? v.window : '');
+    const active = v.live && !v.anchored ? String(v.window) : '';
+    if (this.presetBox.childElementCount === 0 || this.presetBox.dataset.active !== active) {
+      this.presetBox.dataset.active = active;
       replace(
         this.presetBox,
         presets.map((p) =>
           h(
             'button',
-            { class: v.live && v.window === p ? 'btn small active' : 'btn small', type: 'button', title: `Live: the last ${formatDuration(p)}`, on: { click: () => this.tl.setLive(p) } },
+            { class: v.live && !v.anchored && v.window === p ? 'btn small active' : 'btn small', type: 'button', title: `Live: the last ${formatDuration(p)}`, on: { click: () => this.tl.setLive(p) } },
             formatDuration(p),
           ),
         ),
@@ -195,7 +196,7 @@ export class TimeBar {
         h('button', { class: 'btn small', type: 'button', title: 'Unpin', on: { click: () => this.tl.pin(null) } }, '×'),
       );
     } else {
-      replace(this.pinText, h('span', { class: 'dim' }, v.live ? 'showing now' : 'showing range end'));
+      replace(this.pinText, h('span', { class: 'dim' }, v.anchored ? `live since ${fmtClock(v.from * 1000)}` : v.live ? 'showing now' : 'showing range end'));
     }
   }
 }

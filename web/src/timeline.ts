@@ -1,12 +1,16 @@
 // The timeline is the one time axis every chart and table on a page shares:
-// a live window that follows the hub's clock, or a fixed [from, to] range,
-// plus an optional pinned instant ("at") that the tables show and the charts
-// mark. It lives in the URL (?live=15m, or ?from=&to=&at= in Unix seconds)
-// so any view can be shared or bookmarked.
+// a live window that follows the hub's clock, a live range that grows from a
+// fixed start (a running test run), or a fixed [from, to] range, plus an
+// optional pinned instant ("at") that the tables show and the charts mark.
+// It lives in the URL (?live=15m, ?from=&to=now, or ?from=&to=&at= in Unix
+// seconds) so any view can be shared or bookmarked.
 
 export interface TimeView {
   live: boolean;
-  // window is the live window's length in seconds (live views only).
+  // anchored: a live view whose start stays put while its end follows the
+  // hub's clock (?from=&to=now), so it keeps a whole running test in view.
+  anchored: boolean;
+  // window is the view's length in seconds.
   window: number;
   // from and to are Unix seconds; in a live view they follow the hub's clock.
   from: number;
@@ -48,27 +52,40 @@ export function parseTime(text: string | null): number | null {
   return Number.isNaN(ms) ? null : ms / 1000;
 }
 
-export function viewFromURL(search: string, nowSeconds: number, fallback?: { from: number; to: number; live: boolean }): TimeView {
+export interface DefaultRange {
+  from: number;
+  to: number;
+  live: boolean; // live from `from` on (anchored), else the fixed range
+}
+
+export function viewFromURL(search: string, nowSeconds: number, fallback?: DefaultRange): TimeView {
   const q = new URLSearchParams(search);
   const from = parseTime(q.get('from'));
   const to = parseTime(q.get('to'));
   const at = parseTime(q.get('at'));
+  if (from !== null && q.get('to') === 'now' && from < nowSeconds) return anchoredView(from, nowSeconds);
   if (from !== null && to !== null && to > from) {
-    return { live: false, window: Math.round(to - from), from, to, at: clampAt(at, from, to) };
+    return { live: false, anchored: false, window: Math.round(to - from), from, to, at: clampAt(at, from, to) };
   }
   const liveText = q.get('live');
   const window = (liveText && parseDuration(liveText)) || null;
   if (window) return liveView(window, nowSeconds);
   if (fallback) {
-    if (fallback.live) return { ...liveView(nowSeconds - fallback.from, nowSeconds) };
-    return { live: false, window: fallback.to - fallback.from, from: fallback.from, to: fallback.to, at: null };
+    if (fallback.live) return anchoredView(fallback.from, nowSeconds);
+    return { live: false, anchored: false, window: fallback.to - fallback.from, from: fallback.from, to: fallback.to, at: null };
   }
   return liveView(defaultWindow, nowSeconds);
 }
 
 export function liveView(window: number, nowSeconds: number): TimeView {
   const to = Math.floor(nowSeconds);
-  return { live: true, window: Math.max(10, Math.round(window)), from: to - Math.round(window), to, at: null };
+  return { live: true, anchored: false, window: Math.max(10, Math.round(window)), from: to - Math.round(window), to, at: null };
+}
+
+export function anchoredView(from: number, nowSeconds: number): TimeView {
+  const to = Math.floor(nowSeconds);
+  const start = Math.floor(Math.min(from, to - 10));
+  return { live: true, anchored: true, window: to - start, from: start, to, at: null };
 }
 
 function clampAt(at: number | null, from: number, to: number): number | null {
@@ -83,7 +100,10 @@ export function viewParams(view: TimeView, base: URLSearchParams): URLSearchPara
   q.delete('to');
   q.delete('at');
   q.delete('live');
-  if (view.live) {
+  if (view.live && view.anchored) {
+    q.set('from', String(Math.floor(view.from)));
+    q.set('to', 'now');
+  } else if (view.live) {
     q.set('live', formatDuration(view.window));
   } else {
     q.set('from', String(Math.floor(view.from)));

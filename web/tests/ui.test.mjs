@@ -208,6 +208,7 @@ test('a running run updates live on its page and ends without a reload', async (
   await waitPanelSeries(page, 'rps');
   await page.waitForSelector('.badge.status-running');
   assert.equal(await page.locator('.live-toggle').innerText(), '● live');
+  assert.match(await page.locator('.pin-text').innerText(), /^live since \d\d:\d\d:\d\d$/);
   const tile = page.locator('[data-tile="requests"] .tile-value');
   const first = await tile.innerText();
   await page.waitForFunction((t) => document.querySelector('[data-tile="requests"] .tile-value')?.textContent !== t, first, { timeout: 15_000 });

@@ -79,23 +79,46 @@ test('viewFromURL: a fixed range, a live window, the page default, and nonsense'
     {
       name: 'fixed range with a pinned second',
       search: '?from=1000&to=2000&at=1500',
-      want: { live: false, window: 1000, from: 1000, to: 2000, at: 1500 },
+      want: { live: false, anchored: false, window: 1000, from: 1000, to: 2000, at: 1500 },
     },
-    { name: 'pinned second outside the range is clamped', search: '?from=1000&to=2000&at=5000', want: { live: false, window: 1000, from: 1000, to: 2000, at: 2000 } },
-    { name: 'live window', search: '?live=5m', want: { live: true, window: 300, from: 1_799_999_700, to: 1_800_000_000, at: null } },
-    { name: 'to before from falls back to the default', search: '?from=2000&to=1000', want: { live: true, window: 900, from: 1_799_999_100, to: 1_800_000_000, at: null } },
-    { name: 'bad live falls back to the default', search: '?live=soon', want: { live: true, window: 900, from: 1_799_999_100, to: 1_800_000_000, at: null } },
+    {
+      name: 'pinned second outside the range is clamped',
+      search: '?from=1000&to=2000&at=5000',
+      want: { live: false, anchored: false, window: 1000, from: 1000, to: 2000, at: 2000 },
+    },
+    { name: 'live window', search: '?live=5m', want: { live: true, anchored: false, window: 300, from: 1_799_999_700, to: 1_800_000_000, at: null } },
+    {
+      name: 'live from a fixed start',
+      search: '?from=1799999000&to=now',
+      want: { live: true, anchored: true, window: 1000, from: 1_799_999_000, to: 1_800_000_000, at: null },
+    },
+    {
+      name: 'to before from falls back to the default',
+      search: '?from=2000&to=1000',
+      want: { live: true, anchored: false, window: 900, from: 1_799_999_100, to: 1_800_000_000, at: null },
+    },
+    {
+      name: 'bad live falls back to the default',
+      search: '?live=soon',
+      want: { live: true, anchored: false, window: 900, from: 1_799_999_100, to: 1_800_000_000, at: null },
+    },
     {
       name: "a finished run's range as the page default",
       search: '',
       fallback: { live: false, from: 100, to: 160 },
-      want: { live: false, window: 60, from: 100, to: 160, at: null },
+      want: { live: false, anchored: false, window: 60, from: 100, to: 160, at: null },
+    },
+    {
+      name: "a running run's start as the page default",
+      search: '',
+      fallback: { live: true, from: 1_799_999_985, to: now },
+      want: { live: true, anchored: true, window: 15, from: 1_799_999_985, to: 1_800_000_000, at: null },
     },
     {
       name: 'the URL wins over the page default',
       search: '?from=10&to=20',
       fallback: { live: false, from: 100, to: 160 },
-      want: { live: false, window: 10, from: 10, to: 20, at: null },
+      want: { live: false, anchored: false, window: 10, from: 10, to: 20, at: null },
     },
   ];
   for (const c of cases) assert.deepEqual(timeline.viewFromURL(c.search, now, c.fallback), c.want, c.name);
@@ -104,9 +127,10 @@ test('viewFromURL: a fixed range, a live window, the page default, and nonsense'
 test('viewParams writes a view back and keeps the other parameters', () => {
   const base = new URLSearchParams('service=web&live=1h&at=7');
   const cases = [
-    { view: { live: true, window: 300, from: 0, to: 300, at: null }, want: 'service=web&live=5m' },
-    { view: { live: false, window: 10, from: 100.4, to: 110.2, at: 105 }, want: 'service=web&from=100&to=111&at=105' },
-    { view: { live: false, window: 10, from: 100, to: 110, at: null }, want: 'service=web&from=100&to=110' },
+    { view: { live: true, anchored: false, window: 300, from: 0, to: 300, at: null }, want: 'service=web&live=5m' },
+    { view: { live: false, anchored: false, window: 10, from: 100.4, to: 110.2, at: 105 }, want: 'service=web&from=100&to=111&at=105' },
+    { view: { live: false, anchored: false, window: 10, from: 100, to: 110, at: null }, want: 'service=web&from=100&to=110' },
+    { view: { live: true, anchored: true, window: 10, from: 100, to: 110, at: null }, want: 'service=web&from=100&to=now' },
   ];
   for (const c of cases) assert.equal(timeline.viewParams(c.view, base).toString(), c.want);
   const round = timeline.viewFromURL(`?${timeline.viewParams(cases[1].view, base)}`, 0);

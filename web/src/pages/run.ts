@@ -11,7 +11,7 @@ import { fmtCount, fmtDuration, fmtMs, fmtPct, fmtRps, fmtTime, fmtUs } from '..
 import { PanelGroup, describe, type PanelDef } from '../panels';
 import { containerLabel, perRunSecond, perSecond, runGaugeLookback, sel } from '../queries';
 import { TimeBar, Timeline } from '../timebar';
-import { formatDuration, viewParams } from '../timeline';
+import { viewParams } from '../timeline';
 import { errorBox, section, statusBadge, table } from './common';
 
 export function markerText(e: HubEvent): string {
@@ -165,12 +165,9 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
 
   const timeline = new Timeline(app, () => {
     const start = Math.floor(run.started_ms / 1000) - pre;
-    if (run.status === 'running') {
-      // A live window that holds the whole run so far, in whole minutes.
-      const now = app.nowSeconds();
-      const window = Math.max(120, Math.ceil((now - start + 15) / 60) * 60);
-      return { live: true, from: now - window, to: now };
-    }
+    // A running run is followed live from just before its start, so the
+    // whole run stays in view however long it lasts.
+    if (run.status === 'running') return { live: true, from: start, to: app.nowSeconds() };
     const end = Math.ceil((run.ended_ms ?? run.last_second_ms ?? run.started_ms) / 1000) + pre;
     return { live: false, from: start, to: Math.max(end, start + 30) };
   });
@@ -323,7 +320,7 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
   const clusterLink = h('a', { class: 'btn small', href: '/', title: 'Every host and container over this range' }, 'cluster in this range');
   function updateClusterLink(): void {
     const v = timeline.view;
-    const q = v.live ? new URLSearchParams({ live: formatDuration(v.window) }) : viewParams(v, new URLSearchParams());
+    const q = viewParams(v, new URLSearchParams());
     clusterLink.setAttribute('href', `/?${q.toString()}`);
   }
   timeline.onChange(() => updateClusterLink());
