@@ -30,14 +30,15 @@ trap cleanup EXIT
 CGO_ENABLED=0 go build -o "$work/brink" ./cmd/brink
 CGO_ENABLED=0 go build -o "$work/ingestsim" ./internal/hub/ingestsim
 
-port=$(( 20000 + RANDOM % 20000 ))
-"$work/brink" hub --listen "127.0.0.1:$port" --data "$work/data" --log-level warn >"$work/hub.log" 2>&1 &
+"$work/brink" hub --listen 127.0.0.1:0 --data "$work/data" --log-level warn >"$work/hub.log" 2>&1 &
 hub_pid=$!
+port=""
 for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$port/api/v1/status" >/dev/null && break
+  port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/hub.log")
+  [ -n "$port" ] && break
   sleep 0.1
 done
-curl -sf "http://127.0.0.1:$port/api/v1/status" >/dev/null || { echo "hub did not start:"; cat "$work/hub.log"; exit 1; }
+[ -n "$port" ] || { echo "hub did not start:"; cat "$work/hub.log"; exit 1; }
 
 "$work/ingestsim" load -url "http://127.0.0.1:$port" -monitors "$MONITORS" -containers "$CONTAINERS" \
   -rps "$RPS" -duration "${LIVE}s" >"$work/sim.out" 2>"$work/sim.err" &

@@ -39,6 +39,7 @@ const unreachableAfter = time.Second
 
 func newRunCmd(env *Env) *cobra.Command {
 	f := &runFlags{}
+	af := &agentFlags{}
 	cmd := &cobra.Command{
 		Use:   "run [scenario.yaml] [flags]",
 		Short: "Generate HTTP load against a target, show it live and judge it",
@@ -82,9 +83,19 @@ Exit codes: 0 all thresholds held, 1 runtime error (e.g. target unreachable),
   brink run checkout.yaml --out json=out/run.json --out csv=out/run.csv --report out/run.html
 
   # override a scenario file's duration and report to a hub
-  brink run checkout.yaml --duration 5m --hub http://127.0.0.1:9339`,
+  brink run checkout.yaml --duration 5m --hub http://127.0.0.1:9339
+
+  # split the load over 5 of the hub's agents (see 'brink agent --help')
+  brink run checkout.yaml --hub http://127.0.0.1:9339 --agents 5 --on-agent-loss rebalance`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			distributed, err := af.distributed(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			if distributed {
+				return runWithAgents(cmd.Context(), env, cmd.Flags(), f, af, args)
+			}
 			return runLoad(cmd.Context(), env, cmd.Flags(), f, args)
 		},
 	}
@@ -105,6 +116,7 @@ Exit codes: 0 all thresholds held, 1 runtime error (e.g. target unreachable),
 	fl.StringArrayVar(&f.outs, "out", nil, "write results: json=PATH (summary) or csv=PATH (per-second timeline) (repeatable)")
 	fl.StringVar(&f.reportPath, "report", "", "write a self-contained HTML report to PATH.html")
 	fl.StringVar(&f.hubURL, "hub", "", "report the run live to a brink hub at URL (token from $BRINK_HUB_TOKEN)")
+	addAgentFlags(fl, af)
 	return cmd
 }
 
@@ -483,7 +495,7 @@ func writeEngineNotes(w io.Writer, info load.RunInfo, plan *scenario.Plan) {
 			fmt.Fprintf(w, "  %s\n", n)
 		}
 	}
-	fmt.Fprintf(w, "\nengine: %s VUs, the last created after %s and sending its first request after %s\n",
+	fmt.Fprintf(w, "\nengine: %s VUs started (the last after %s); the last first request went out after %s\n",
 		output.FormatCount(int64(info.VUs)), fmtDur(info.LastVUCreated), fmtDur(info.LastFirstRequest))
 	if j := info.Jitter; j != nil && j.Count() > 0 {
 		fmt.Fprintf(w, "schedule: %s iterations started late by p50 %s, p99 %s, max %s (send time minus scheduled time)\n",

@@ -121,7 +121,7 @@ func TestRunQuickModeWritesOutputsAndCountsExactly(t *testing.T) {
 	if err != nil || !bytes.Contains(html, []byte("<svg")) {
 		t.Errorf("HTML report: %v, %d bytes", err, len(html))
 	}
-	for _, want := range []string{"run finished", "thresholds", "p99<5s", "engine: 5 VUs"} {
+	for _, want := range []string{"run finished", "thresholds", "p99<5s", "engine: 5 VUs started"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}

@@ -228,14 +228,14 @@ func (p *vuPool) preallocate(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.all) < n {
-		v := p.startLocked()
+		v := p.startLocked(p.env.NewVU(len(p.all)))
 		p.idle = append(p.idle, v)
 	}
 }
 
-// startLocked starts a VU goroutine; the VU itself is built inside it so the
-// scheduler never waits on that.
-func (p *vuPool) startLocked() *poolVU {
+// startLocked starts a VU goroutine. A VU started while the schedule runs
+// (vu nil) is built inside its goroutine, so the scheduler never waits.
+func (p *vuPool) startLocked(vu VU) *poolVU {
 	v := &poolVU{id: len(p.all), work: make(chan time.Time, 1)}
 	p.all = append(p.all, v)
 	p.wg.Add(1)
@@ -243,7 +243,9 @@ func (p *vuPool) startLocked() *poolVU {
 	go func() {
 		defer p.wg.Done()
 		defer p.env.Meter.AddVUs(-1)
-		vu := p.env.NewVU(v.id)
+		if vu == nil {
+			vu = p.env.NewVU(v.id)
+		}
 		for due := range v.work {
 			vu.Iterate(p.ctx, due, p.stop)
 			p.env.Meter.IterationDone()
@@ -288,7 +290,7 @@ func (p *vuPool) take() *poolVU {
 		p.idle = p.idle[:len(p.idle)-1]
 		return v
 	case len(p.all) < p.limit:
-		return p.startLocked()
+		return p.startLocked(nil)
 	}
 	return nil
 }

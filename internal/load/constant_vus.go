@@ -42,12 +42,16 @@ func (x *constantVUs) Run(ctx context.Context, env Env) {
 	b := &budget{limit: x.iterations}
 	var wg sync.WaitGroup
 	for id := 0; id < x.vus; id++ {
+		// The VU is built here rather than in its goroutine: with one core,
+		// a goroutine only runs after all those before it have opened their
+		// connections, and the population should exist from the start.
+		vu := env.NewVU(id)
 		wg.Add(1)
 		env.Meter.AddVUs(1)
 		go func() {
 			defer wg.Done()
 			defer env.Meter.AddVUs(-1)
-			closedLoop(ctx, env.NewVU(id), end.ch, b, nil, env.Meter)
+			closedLoop(ctx, vu, end.ch, b, nil, env.Meter)
 		}()
 	}
 	wg.Wait()
