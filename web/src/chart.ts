@@ -211,6 +211,9 @@ export class Panel {
     const xs: number[] = [];
     for (let x = grid.start; x <= grid.end + 1e-9; x += grid.step) xs.push(Math.round(x * 1000) / 1000);
     this.xs = xs;
+    // The range on show, for a reader's tools and the browser tests.
+    this.el.dataset.xmin = String(grid.start);
+    this.el.dataset.xmax = String(grid.end);
     const order = [...this.stored.keys()].sort((a, b) => {
       const sa = this.stored.get(a)!.meta;
       const sb = this.stored.get(b)!.meta;

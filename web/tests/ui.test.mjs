@@ -269,6 +269,11 @@ test('run page: load and the target service on one time axis; hover, zoom, pin, 
   const to = Number(url.searchParams.get('to'));
   assert.ok(from > viewFrom && to < viewTo && to - from < (viewTo - viewFrom) * 0.5, `zoomed to ${from}..${to} from ${viewFrom}..${viewTo}`);
   assert.equal(await page.locator('.live-toggle').innerText(), '❚❚ paused');
+  // Every chart, load and containers alike, shows the zoomed range.
+  await page.waitForFunction(
+    ([f, t]) => [...document.querySelectorAll('[data-panel]')].every((p) => p.dataset.xmin === String(f) && p.dataset.xmax === String(t)),
+    [from, to],
+  );
   assert.equal(await page.locator('a', { hasText: 'cluster in this range' }).getAttribute('href'), `/?from=${from}&to=${to}`);
   await page.waitForFunction((f) => document.querySelector('.range-text')?.textContent?.includes('(') && new URLSearchParams(location.search).get('from') === String(f), from);
 
@@ -326,6 +331,23 @@ test('runs list is searchable and compare overlays two runs on relative time', a
   const requests = await page.locator('[data-table="compare"] tr', { hasText: 'requests' }).locator('td').allInnerTexts();
   const [ra, rb] = await Promise.all([runIds.a, runIds.b].map((id) => hubGet(hub, `/api/v1/runs/${encodeURIComponent(id)}`)));
   assert.deepEqual(requests.slice(0, 2), [ra.totals.requests.toLocaleString('en-US'), rb.totals.requests.toLocaleString('en-US')]);
+  // Drag zooms every chart of the comparison; reset returns to both whole runs.
+  const xmax = () => page.locator('[data-panel="p95"]').getAttribute('data-xmax');
+  const whole = await xmax();
+  const over = page.locator('[data-panel="rps"] .u-over');
+  const box = await over.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  const reset = page.locator('button', { hasText: 'reset zoom' });
+  await reset.waitFor();
+  await page.waitForFunction((t) => document.querySelector('[data-panel="p95"]')?.dataset.xmax !== t, whole);
+  assert.ok(Number(await xmax()) < Number(whole), `zoomed to ..${await xmax()} from ..${whole}`);
+  await screenshot(page, 'compare-zoomed');
+  await reset.click();
+  await page.waitForFunction((t) => document.querySelector('[data-panel="p95"]')?.dataset.xmax === t, whole);
+  assert.ok(await reset.isHidden());
   await screenshot(page, 'compare');
   assert.deepEqual(problems, []);
   await context.close();
