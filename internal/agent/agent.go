@@ -511,3 +511,31 @@ func (a *Agent) hubToLocal(t time.Time) time.Time { return t.Add(-time.Duration(
 
 // localToHub converts this machine's clock to the hub's.
 func (a *Agent) localToHub(t time.Time) time.Time { return t.Add(time.Duration(a.clock.offset())) }
+
+// Drain stops the run in progress gracefully (in-flight requests get the
+// scenario's graceful stop) and waits until the hub holds every second of
+// it, or ctx ends. An agent with no run returns at once. Run keeps the
+// link up meanwhile; cancel Run's context afterwards.
+func (a *Agent) Drain(ctx context.Context) error {
+	a.mu.Lock()
+	j := a.job
+	a.mu.Unlock()
+	if j == nil {
+		return nil
+	}
+	j.stop(false)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		switch j.status().State {
+		case brinkv1.AgentState_AGENT_STATE_DONE, brinkv1.AgentState_AGENT_STATE_FAILED:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			st := j.status()
+			return fmt.Errorf("run %s: %d of %d seconds delivered to the hub: %w", j.runID, st.AckedSequence, st.ProducedSequence, ctx.Err())
+		case <-t.C:
+		}
+	}
+}

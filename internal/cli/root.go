@@ -53,6 +53,7 @@ var commands = []func(*Env) *cobra.Command{
 	newRunCmd,
 	newMonitorCmd,
 	newFindLimitCmd,
+	newAgentCmd,
 }
 
 // NewRoot builds the command tree for env.
