@@ -326,13 +326,21 @@ func Resources(ctx context.Context, q Querier, target, lb string, from, to int64
 // timeline.
 func TimelineFromSeries(ctx context.Context, q Querier, runID string, start, end time.Time) (*results.Summary, error) {
 	sel := "{run=" + promString(runID) + "}"
+	// Counters are read raw and differenced here: a run's counters start
+	// at zero, so even its first second has a value (irate would need a
+	// sample before it).
+	counters := map[string]string{
+		"requests": "sum(brink_requests_total" + sel + ")",
+		"failures": "sum(brink_failures_total" + sel + ")",
+		"dropped":  "sum(brink_dropped_iterations_total" + sel + ")",
+		"bytes":    "sum(brink_bytes_received_total" + sel + ")",
+	}
 	queries := map[string]string{
-		"requests": "sum(irate(brink_requests_total" + sel + "[5s]))",
-		"failures": "sum(irate(brink_failures_total" + sel + "[5s]))",
-		"dropped":  "sum(irate(brink_dropped_iterations_total" + sel + "[5s]))",
-		"vus":      "sum(brink_vus" + sel + ")",
-		"rate":     "sum(brink_target_rate" + sel + ")",
-		"bytes":    "sum(irate(brink_bytes_received_total" + sel + "[5s]))",
+		"vus":  "sum(brink_vus" + sel + ")",
+		"rate": "sum(brink_target_rate" + sel + ")",
+	}
+	for k, q := range counters {
+		queries[k] = q
 	}
 	for _, qn := range []string{"0.5", "0.9", "0.95", "0.99", "1"} {
 		queries["q"+qn] = "max(brink_run_latency_seconds{run=" + promString(runID) + ",quantile=" + promString(qn) + "}) * 1000"
@@ -352,12 +360,30 @@ func TimelineFromSeries(ctx context.Context, q Querier, runID string, start, end
 			}
 		}
 	}
+	for key := range counters {
+		cum := values[key]
+		per := map[int64]float64{}
+		prev := 0.0
+		for sec := from.Unix() - 1; sec < to.Unix(); sec++ {
+			if v, ok := cum[sec]; ok {
+				per[sec] = v - prev
+				prev = v
+			}
+		}
+		values[key] = per
+	}
 	if len(values["requests"]) == 0 && len(values["vus"]) == 0 {
 		return nil, fmt.Errorf("run %s: the hub holds no brink_* series for it between %s and %s", runID,
 			start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
 	s := &results.Summary{Run: runID, Start: start, End: end, DurationS: end.Sub(start).Seconds()}
-	for sec := from.Unix() - 1; sec < to.Unix(); sec++ {
+	// Seconds that began before the run ended: a gauge's last value would
+	// otherwise run on past the end.
+	last := end.Unix()
+	if end.After(time.Unix(last, 0)) {
+		last++
+	}
+	for sec := from.Unix() - 1; sec < last; sec++ {
 		_, hasReq := values["requests"][sec]
 		_, hasVUs := values["vus"][sec]
 		if !hasReq && !hasVUs {

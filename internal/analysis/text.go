@@ -14,6 +14,17 @@ import (
 // good): target web-1 CPU at 0.50 of 0.50 cores (100%), throttled in 82%
 // of periods".
 func (r *Result) Headline() string {
+	h := r.KneeText()
+	if r.Knee != nil && r.Limit != nil {
+		h += ": " + r.Limit.Text
+	}
+	return h
+}
+
+// KneeText is the knee alone, without the limiting resource: "knee at
+// 1,380 iterations/s (t=42s, 1,372 req/s good, throughput stopped
+// rising)", or why there is none.
+func (r *Result) KneeText() string {
 	if r.Knee == nil {
 		if len(r.Notes) > 0 {
 			return r.Notes[0]
@@ -21,18 +32,11 @@ func (r *Result) Headline() string {
 		return "no knee"
 	}
 	k := r.Knee
-	var b strings.Builder
 	if k.Throughout {
-		fmt.Fprintf(&b, "saturated throughout at %s %s (%s req/s good)", formatLoad(k.Offered), k.OfferedUnit, output.FormatRate(k.Throughput))
-	} else {
-		fmt.Fprintf(&b, "knee at %s %s (%s, %s req/s good, %s)", formatLoad(k.Offered), k.OfferedUnit, formatT(k.T),
-			output.FormatRate(k.Throughput), causeText(k.Cause))
+		return fmt.Sprintf("saturated throughout at %s %s (%s req/s good)", formatLoad(k.Offered), k.OfferedUnit, output.FormatRate(k.Throughput))
 	}
-	if r.Limit != nil {
-		b.WriteString(": ")
-		b.WriteString(r.Limit.Text)
-	}
-	return b.String()
+	return fmt.Sprintf("knee at %s %s (%s, %s req/s good, %s)", formatLoad(k.Offered), k.OfferedUnit, formatT(k.T),
+		output.FormatRate(k.Throughput), causeText(k.Cause))
 }
 
 func causeText(c SignalKind) string {

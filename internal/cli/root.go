@@ -54,6 +54,8 @@ var commands = []func(*Env) *cobra.Command{
 	newMonitorCmd,
 	newFindLimitCmd,
 	newAgentCmd,
+	newCompareCmd,
+	newLabCmd,
 }
 
 // NewRoot builds the command tree for env.

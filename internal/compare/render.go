@@ -194,9 +194,13 @@ func (c *Comparison) Page() report.Page {
 		Tables: []report.Table{t},
 	})
 
-	kt := report.Table{Columns: []report.Column{{Title: "run"}, {Title: "knee and limiting resource"}}}
+	kt := report.Table{Columns: []report.Column{{Title: "run"}, {Title: "knee"}, {Title: "limiting resource"}}}
 	for _, r := range c.Runs {
-		kt.Rows = append(kt.Rows, report.Cells(r.Label, r.Knee))
+		limit := "-"
+		if r.Limit != "" {
+			limit = r.Limit
+		}
+		kt.Rows = append(kt.Rows, report.Cells(r.Label, r.Analysis.KneeText(), limit))
 	}
 	p.Sections = append(p.Sections, report.Section{Title: "Where each run saturated", Tables: []report.Table{kt}})
 	p.Sections = append(p.Sections, report.Section{
