@@ -35,7 +35,12 @@ run's start; --json prints the comparison as JSON instead of a table.`,
 		Example: `  brink compare one-replica.json two-replicas.json
   brink compare --hub http://127.0.0.1:9339 r-20261124-190000-a1b2 r-20261124-191500-c3d4 --html cmp.html
   brink compare a.json b.json --label before --label after --json`,
-		Args: cobra.MinimumNArgs(2),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return Usagef("give at least two runs to compare: JSON files, or run ids with --hub URL")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(labels) > 0 && len(labels) != len(args) {
 				return Usagef("--label given %d times for %d runs: give one per run, in order", len(labels), len(args))

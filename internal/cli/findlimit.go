@@ -60,7 +60,12 @@ Exit codes: 0 a sustainable rate was found, 1 runtime error, 2 bad flags or file
 		Example: `  brink find-limit --url http://127.0.0.1:8080/ --slo 'p95<300ms' --slo 'error_rate<1%'
   brink find-limit checkout.yaml --slo 'p99<1s' --start 50/s --step 20s --out json=limit.json
   brink find-limit --url http://127.0.0.1:8080/ --slo 'p95<300ms' --service web --hub http://127.0.0.1:9339`,
-		Args: cobra.MaximumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return Usagef("give one scenario file (or --url), not %d arguments", len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runFindLimit(cmd.Context(), env, cmd, f, args)
 		},

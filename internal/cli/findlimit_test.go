@@ -84,6 +84,7 @@ func TestFindLimitUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"find-limit"}, "give a scenario file or --url"},
+		{[]string{"find-limit", "a.yaml", "b.yaml"}, "one scenario file"},
 		{[]string{"find-limit", "--url", "http://127.0.0.1:1/"}, "no SLO"},
 		{[]string{"find-limit", "--url", "http://127.0.0.1:1/", "--slo", "p95<"}, "--slo"},
 		{[]string{"find-limit", "--url", "http://127.0.0.1:1/", "--slo", "p95<1s", "--out", "csv=x"}, "expected json=PATH"},
