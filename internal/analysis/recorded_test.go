@@ -126,3 +126,14 @@ func TestRecordedSeedErrorPages(t *testing.T) {
 		t.Errorf("limit = %+v: the generator used a few percent of its CPU", res.Limit)
 	}
 }
+
+func TestSaturationChartMarksTheKnee(t *testing.T) {
+	rec := readRecorded(t, "target-cpu-limit")
+	res := Analyze(rec.Input(), DefaultOptions())
+	svg := string(SaturationChart("sat", rec.Input(), res).SVG())
+	for _, want := range []string{"knee at 400 iterations/s", "good req/s", "p95 latency", "max sustained 397 req/s"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("chart lacks %q", want)
+		}
+	}
+}

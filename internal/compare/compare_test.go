@@ -211,8 +211,8 @@ func TestComparisonHTML(t *testing.T) {
 	}
 	// Every SVG chart is well-formed XML.
 	svgs := regexp.MustCompile(`(?s)<svg.*?</svg>`).FindAllString(html, -1)
-	if len(svgs) != 4 {
-		t.Errorf("%d charts, want 4 (throughput, p95, errors, CPU)", len(svgs))
+	if len(svgs) != 6 {
+		t.Errorf("%d charts, want 6 (one saturation chart per run, throughput, p95, errors, CPU)", len(svgs))
 	}
 	for _, svg := range svgs {
 		d := xml.NewDecoder(strings.NewReader(svg))

@@ -202,7 +202,13 @@ func (c *Comparison) Page() report.Page {
 		}
 		kt.Rows = append(kt.Rows, report.Cells(r.Label, r.Analysis.KneeText(), limit))
 	}
-	p.Sections = append(p.Sections, report.Section{Title: "Where each run saturated", Tables: []report.Table{kt}})
+	var sat []*chart.Chart
+	for i, r := range c.runs {
+		ch := analysis.SaturationChart(fmt.Sprintf("cmp-sat-%d", i), r.Recording.Input(), r.Analysis)
+		ch.Title = r.Label + ": throughput and latency against the offered load"
+		sat = append(sat, ch)
+	}
+	p.Sections = append(p.Sections, report.Section{Title: "Where each run saturated", Tables: []report.Table{kt}, Charts: sat})
 	p.Sections = append(p.Sections, report.Section{
 		Title:  "Over time",
 		Note:   "All runs on one axis of seconds since each run's start; dashed lines mark each run's knee. Hover for exact values.",
