@@ -151,7 +151,9 @@ func (x *arrivalRate) Run(ctx context.Context, env Env) {
 	}
 	p := newVUPool(ctx, env, end.ch, x.maxVUs)
 	defer p.close()
-	p.preallocate(x.preVUs)
+	if !p.preallocate(x.preVUs, end) {
+		return
+	}
 
 	sleeper, err := newSleeper()
 	if err != nil {
@@ -224,13 +226,22 @@ func newVUPool(ctx context.Context, env Env, stop <-chan struct{}, limit int) *v
 	return &vuPool{ctx: ctx, env: env, stop: stop, limit: limit}
 }
 
-func (p *vuPool) preallocate(n int) {
+// preallocate starts n VUs and connects them; false means the executor
+// ended meanwhile.
+func (p *vuPool) preallocate(n int, end *ending) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.all) < n {
-		v := p.startLocked(p.env.NewVU(len(p.all)))
-		p.idle = append(p.idle, v)
+		if end.ended() {
+			return false
+		}
+		vu := p.env.NewVU(len(p.all))
+		if c, ok := vu.(Connector); ok {
+			c.Connect(p.ctx)
+		}
+		p.idle = append(p.idle, p.startLocked(vu))
 	}
+	return true
 }
 
 // startLocked starts a VU goroutine. A VU started while the schedule runs

@@ -340,3 +340,30 @@ func TestWarnsWhenVUsExceedTheOpenFileLimit(t *testing.T) {
 		}
 	}
 }
+
+// The open model connects its pre-allocated VUs before the schedule starts.
+func TestArrivalRateConnectsPreallocatedVUs(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	plan := parse(t, `
+scenarios:
+  open:
+    executor: constant-arrival-rate
+    rate: 50/s
+    duration: 200ms
+    pre_allocated_vus: 5
+    max_vus: 5
+    steps: [{url: "`+srv.URL+`/"}]
+`)
+	sum, _, _ := runPlan(t, plan, nil)
+	if sum.Requests != 10 || conns.Load() != 5 {
+		t.Fatalf("%d requests over %d connections, want 10 over the 5 pre-allocated VUs' connections", sum.Requests, conns.Load())
+	}
+}

@@ -30,6 +30,14 @@ type VU interface {
 	Iterate(ctx context.Context, due time.Time, stop <-chan struct{})
 }
 
+// Connector is a VU that can open its connections ahead of its first
+// iteration. The open model connects its pre-allocated VUs before the
+// schedule starts, so that the first scheduled iterations do not all pay
+// for a new connection at once.
+type Connector interface {
+	Connect(ctx context.Context)
+}
+
 // Meter receives what executors know about a run: VUs, iterations, drops
 // and the scheduled rate.
 type Meter interface {

@@ -26,6 +26,17 @@ type engineVU struct {
 	timer  *time.Timer
 }
 
+// Connect opens connections to the endpoints of the scenario's first
+// steps. Failures are left for the first request to meet and report.
+func (v *engineVU) Connect(ctx context.Context) {
+	for _, steps := range v.sc.flows {
+		if len(steps) == 0 || steps[0].static == nil || ctx.Err() != nil {
+			continue
+		}
+		_ = v.session.Connect(steps[0].static.Endpoint)
+	}
+}
+
 // Iterate runs one flow: each step is built, sent, judged and recorded;
 // think times follow steps (and, in the closed model, the iteration).
 func (v *engineVU) Iterate(ctx context.Context, due time.Time, stop <-chan struct{}) {

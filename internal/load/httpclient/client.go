@@ -61,6 +61,9 @@ type Result struct {
 type Session interface {
 	// Do sends req and reads the response into res.
 	Do(req *Request, capture Capture, res *Result)
+	// Connect opens the session's connection to ep ahead of its first
+	// request (a no-op when it is open already, or for HTTP/2).
+	Connect(ep Endpoint) error
 	// Interrupt makes the in-flight and every later request fail at once.
 	Interrupt()
 	// Close releases the session's connections.

@@ -463,3 +463,18 @@ func BenchmarkDo(b *testing.B) {
 		s.Do(req, Capture{}, &res)
 	}
 }
+
+func TestConnectAheadOfTheFirstRequest(t *testing.T) {
+	url := helloServer(t)
+	s := New(Options{Timeout: 5 * time.Second}, nil).NewSession()
+	defer s.Close()
+	req := mustPrepare(t, "GET", url, nil, nil)
+	if err := s.Connect(req.Endpoint); err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	s.Do(req, Capture{}, &res)
+	if res.Err != nil || res.Reconnected {
+		t.Fatalf("first request after Connect: err=%v reconnected=%v", res.Err, res.Reconnected)
+	}
+}

@@ -51,7 +51,10 @@ func newH2Session(c *Client) *h2Session {
 }
 
 func (s *h2Session) Interrupt() { s.cancel() }
-func (s *h2Session) Close()     { s.cancel() }
+
+// Connect is a no-op: HTTP/2 connections are shared and opened on demand.
+func (s *h2Session) Connect(Endpoint) error { return nil }
+func (s *h2Session) Close()                 { s.cancel() }
 
 func (s *h2Session) Do(req *Request, capture Capture, res *Result) {
 	*res = Result{Start: time.Now()}

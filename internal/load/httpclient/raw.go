@@ -49,6 +49,18 @@ func (s *rawSession) conn(ep Endpoint) *rawConn {
 	return c
 }
 
+func (s *rawSession) Connect(ep Endpoint) error {
+	c := s.conn(ep)
+	if c.nc != nil {
+		return nil
+	}
+	var deadline time.Time
+	if t := s.client.opts.Timeout; t > 0 {
+		deadline = time.Now().Add(t)
+	}
+	return c.dial(deadline)
+}
+
 func (s *rawSession) Interrupt() {
 	s.interrupted.Store(true)
 	s.connsMu.Lock()
