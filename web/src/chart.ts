@@ -41,7 +41,7 @@ export interface PanelOptions {
   exportRange?: () => { start: number; end: number; step: number } | null;
   onSelectRange?: (from: number, to: number) => void;
   onPin?: (x: number) => void;
-  empty?: string; // what to say when there are no series
+  empty?: string | (() => string); // what to say when there are no series
 }
 
 const palette = [
@@ -223,7 +223,8 @@ export class Panel {
     const data: uPlot.AlignedData = [xs, ...order.map((k) => xs.map((x) => this.stored.get(k)!.values.get(x) ?? null))];
     const sameSeries = this.plot && order.length === this.order.length && order.every((k, i) => k === this.order[i]);
     this.order = order;
-    if (order.length === 0) this.setStatus(this.opts.empty ?? 'no data in this range');
+    const empty = typeof this.opts.empty === 'function' ? this.opts.empty() : this.opts.empty;
+    if (order.length === 0) this.setStatus(empty ?? 'no data in this range');
     else if (this.statusEl.textContent && !this.statusEl.classList.contains('error')) this.setStatus('');
     if (sameSeries && this.plot) {
       this.plot.setData(data, true);

@@ -353,8 +353,20 @@ test('runs list is searchable and compare overlays two runs on relative time', a
   await context.close();
 });
 
-test('an unknown run and an unknown page say so', async () => {
-  const { page, context } = await openPage('/runs/no-such-run');
+test('a run without a target service asks for one; an unknown run and an unknown page say so', async () => {
+  const run = await hubGet(hub, `/api/v1/runs/${encodeURIComponent(runIds.a)}`);
+  const { page, context } = await openPage(`/runs/${encodeURIComponent(run.id)}`);
+  await waitPanelSeries(page, 'rps');
+  if (run.target_service) {
+    await waitPanelSeries(page, 'container-cpu');
+  } else {
+    await page.waitForFunction(() => document.querySelector('[data-panel="container-cpu"] .panel-status')?.textContent === 'no service chosen: pick one above');
+    assert.equal(await page.locator('[data-panel="container-cpu"] table.legend tbody tr').count(), 0);
+    await page.locator('.service-head select').selectOption(svc);
+    await waitPanelSeries(page, 'container-cpu', 2);
+    assert.equal(new URL(page.url()).searchParams.get('service'), svc);
+  }
+  await page.goto(`${hub}/runs/no-such-run`);
   await page.waitForSelector('.error-box');
   assert.match(await page.locator('.error-box').innerText(), /no-such-run|not found/i);
   await page.goto(`${hub}/no/such/page`);

@@ -81,6 +81,18 @@ function loadPanels(run: Run): PanelDef[] {
 }
 
 function servicePanels(service: () => string): PanelDef[] {
+  return serviceQueries(service).map((d) => {
+    const emptyText = typeof d.panel.empty === 'string' ? d.panel.empty : 'no data in this range';
+    return {
+      panel: { ...d.panel, empty: () => (service() ? emptyText : 'no service chosen: pick one above') },
+      // With no service there is nothing to select: service="" would match
+      // every container that has no service label.
+      queries: () => (service() ? d.queries() : []),
+    };
+  });
+}
+
+function serviceQueries(service: () => string): PanelDef[] {
   const c = (metric: string) => sel(metric, { service: service() }, 'name!=""');
   const byC = 'host, name';
   const withHost = containerLabel;
