@@ -8,6 +8,8 @@
 # for one service, and bytes per sample on disk after compaction.
 #
 # Usage: bash bench/hub.sh [live seconds, default 120]
+#   ALIGNED=1  monitors stamp samples with their scheduled tick time (no jitter)
+#   PROFILE=F  save a 20 s CPU profile of the hub during live ingest to F
 # Targets (issue 4): CPU <= 25% of a core, RSS <= 500 MB, query_range <= 200 ms, <= 2 bytes/sample.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +43,7 @@ done
 [ -n "$port" ] || { echo "hub did not start:"; cat "$work/hub.log"; exit 1; }
 
 "$work/ingestsim" load -url "http://127.0.0.1:$port" -monitors "$MONITORS" -containers "$CONTAINERS" \
-  -rps "$RPS" -duration "${LIVE}s" >"$work/sim.out" 2>"$work/sim.err" &
+  -rps "$RPS" -duration "${LIVE}s" ${ALIGNED:+-aligned} >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
 
 tck=$(getconf CLK_TCK)

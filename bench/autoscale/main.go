@@ -216,7 +216,12 @@ func runProfile(ctx context.Context, o options, name, dir string) (result, error
 		return res, err
 	}
 	hp := exec.Command(o.haproxy, "-db", "-f", filepath.Join(dir, "haproxy.cfg"))
-	hp.Stdout, hp.Stderr = io.Discard, os.Stderr
+	hpLog, err := os.Create(filepath.Join(dir, "haproxy.log"))
+	if err != nil {
+		return res, err
+	}
+	defer hpLog.Close()
+	hp.Stdout, hp.Stderr = hpLog, hpLog
 	if err := hp.Start(); err != nil {
 		return res, fmt.Errorf("start HAProxy: %w", err)
 	}
@@ -305,7 +310,8 @@ services:
 		return o.comfortable * o.capacity
 	}
 	var mu sync.Mutex
-	record := func(sched time.Time, ok bool, lat time.Duration) {
+	failures := map[string]int{}
+	record := func(sched time.Time, ok bool, lat time.Duration, why string) {
 		i := int(sched.Sub(start) / time.Second)
 		if i < 0 || i >= len(secs) {
 			return
@@ -318,6 +324,7 @@ services:
 		} else {
 			secs[i].fail++
 			secs[i].lat.RecordDuration(lat)
+			failures[fmt.Sprintf("%+.0fs %s", sched.Sub(start.Add(o.before)).Seconds(), why)]++
 		}
 	}
 	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4000, MaxConnsPerHost: 4000}}
@@ -368,7 +375,7 @@ services:
 		case sem <- struct{}{}:
 		default:
 			dropped++
-			record(sched, false, 0)
+			record(sched, false, 0, "not sent: 4,000 in flight")
 			continue
 		}
 		wg.Add(1)
@@ -376,13 +383,19 @@ services:
 			defer wg.Done()
 			defer func() { <-sem }()
 			resp, err := client.Get(url)
-			ok := false
+			ok, why := false, ""
 			if err == nil {
 				b, rerr := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				ok = rerr == nil && resp.StatusCode == 200 && strings.HasPrefix(string(b), "Hello")
+				why = fmt.Sprintf("HTTP %d %.40q %v", resp.StatusCode, b, rerr)
+			} else {
+				why = err.Error()
+				if len(why) > 80 {
+					why = why[len(why)-80:]
+				}
 			}
-			record(sched, ok, time.Since(sched))
+			record(sched, ok, time.Since(sched), why)
 		}()
 	}
 	wg.Wait()
@@ -391,6 +404,17 @@ services:
 		fmt.Printf("   (%d requests could not be sent: 4,000 already in flight; counted as failed)\n", dropped)
 	}
 
+	if len(failures) > 0 {
+		fmt.Println("   failures (second after the step, reason, count):")
+		n := 0
+		for k, v := range failures {
+			if n++; n > 15 {
+				fmt.Printf("   ... %d more kinds\n", len(failures)-15)
+				break
+			}
+			fmt.Printf("     %s: %d\n", k, v)
+		}
+	}
 	res.events = events.all()
 	step, drop := start.Add(o.before), start.Add(o.before+o.hold)
 	for _, e := range res.events {
