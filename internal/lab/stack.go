@@ -1,0 +1,378 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/brinkhq/brink/internal/lb"
+)
+
+// State is what a running (or kept) lab records in its state directory, so
+// that a later `brink lab --down` or `brink lab` finds and removes it.
+type State struct {
+	OwnerPID   int       `json:"owner_pid"`
+	Kept       bool      `json:"kept"`
+	Started    time.Time `json:"started"`
+	Ports      Ports     `json:"ports"`
+	Service    string    `json:"service"`
+	HAProxyPID int       `json:"haproxy_pid,omitempty"`
+}
+
+const stateFile = "state.json"
+
+func readState(dir string) (*State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, err
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, stateFile), err)
+	}
+	return &s, nil
+}
+
+func (s *State) write(dir string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, stateFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("writing the lab's state: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, stateFile))
+}
+
+// Stack is the lab's running system: hub, monitor, web replicas, HAProxy.
+type Stack struct {
+	cfg      Config
+	eng      *engine
+	img      images
+	ports    Ports
+	layout   cgroupLayout
+	lbGroup  *limitGroup
+	haproxy  *haproxyProcess
+	hostname string
+	state    State
+	log      io.Writer
+	http     *http.Client
+}
+
+// HubURL is the hub's base URL: the dashboard.
+func (s *Stack) HubURL() string { return "http://" + loopback(s.ports.Hub) }
+
+// MonitorURL is the monitor's base URL.
+func (s *Stack) MonitorURL() string { return "http://" + loopback(s.ports.Monitor) }
+
+// ServiceURL is the web service's URL: HAProxy's frontend.
+func (s *Stack) ServiceURL() string { return "http://" + loopback(s.ports.LB) + "/" }
+
+// Balancer is HAProxy's Runtime API.
+func (s *Stack) Balancer() lb.Balancer { return s.haproxy.api }
+
+// Service is the web app's service name.
+func (s *Stack) Service() string { return s.cfg.Service }
+
+// Hostname is the host label the monitor reports this machine under.
+func (s *Stack) Hostname() string { return s.hostname }
+
+// Images are the lab's images.
+func (s *Stack) Images() (brink, target string) { return s.img.Brink, s.img.Target }
+
+// saveState records the stack for cleanup by a later process.
+func (s *Stack) saveState() error { return s.state.write(s.cfg.StateDir) }
+
+// up starts the hub, the monitor, one web replica and HAProxy, in that
+// order, each checked before the next starts.
+func (s *Stack) up(ctx context.Context, haproxyBin string) error {
+	if err := os.MkdirAll(filepath.Join(s.cfg.StateDir, "hub"), 0o755); err != nil {
+		return fmt.Errorf("creating the lab's state directory: %w", err)
+	}
+	if err := s.saveState(); err != nil {
+		return err
+	}
+	step := func(name, url, note string, start time.Time) {
+		fmt.Fprintf(s.log, "  %-10s %-28s %-22s ready in %s\n", name, url, note, time.Since(start).Round(100*time.Millisecond))
+	}
+
+	t := time.Now()
+	hub, err := s.eng.run(ctx, containerSpec{
+		Name: "brink-lab-hub", Image: s.img.Brink, Labels: s.labels("hub", ""),
+		Cmd:   []string{"hub", "--listen", loopback(s.ports.Hub), "--data", "/data", "--log-level", "warn"},
+		Binds: []string{filepath.Join(s.cfg.StateDir, "hub") + ":/data"},
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.waitHTTP(ctx, hub, s.HubURL()+"/api/v1/status", 30*time.Second); err != nil {
+		return fmt.Errorf("the hub: %w", err)
+	}
+	step("hub", s.HubURL(), "dashboard", t)
+
+	t = time.Now()
+	mon, err := s.eng.run(ctx, containerSpec{
+		Name: "brink-lab-monitor", Image: s.img.Brink, Labels: s.labels("monitor", ""),
+		Cmd: []string{"monitor", "--listen", loopback(s.ports.Monitor), "--interval", "1s",
+			"--remote-write", s.HubURL() + "/api/v1/write",
+			"--path.procfs", "/rootfs/proc", "--path.rootfs", "/rootfs",
+			"--cgroup-include", "/" + cgroupRootName + "/*", "--hostname", s.hostname, "--log-level", "warn"},
+		// cAdvisor's mounts, read-only where it can be.
+		Binds: []string{"/:/rootfs:ro", "/sys:/sys:ro", "/var/run:/var/run", "/var/lib/docker:/var/lib/docker:ro"},
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.waitHTTP(ctx, mon, s.MonitorURL()+"/-/healthy", 30*time.Second); err != nil {
+		return fmt.Errorf("the monitor: %w", err)
+	}
+	step("monitor", s.MonitorURL(), "every 1 s", t)
+
+	t = time.Now()
+	if _, err := s.startReplica(ctx, 1); err != nil {
+		return err
+	}
+	step(s.serverName(1), "http://"+loopback(s.ports.Replicas[0]), fmt.Sprintf("%.1f CPU, %s", s.cfg.ReplicaCPUs, formatMiB(s.cfg.ReplicaMemory)), t)
+
+	t = time.Now()
+	if s.lbGroup, err = s.layout.createLimitGroup(LBService, s.cfg.LBCPUs, s.cfg.LBMemory); err != nil {
+		return err
+	}
+	cfg := lb.Config{
+		Socket:  filepath.Join(s.cfg.StateDir, "haproxy.sock"),
+		MaxConn: haproxyMaxConn(),
+		// Requests queue rather than fail while a replica is saturated,
+		// as with marathon-lb's defaults; the client's timeout decides.
+		ServerTimeout: 60 * time.Second, ClientTimeout: 60 * time.Second,
+		Services: []lb.ServiceConfig{{
+			Name: s.cfg.Service, Bind: loopback(s.ports.LB),
+			Servers: []lb.ServerAddr{{Name: s.serverName(1), Addr: loopback(s.ports.Replicas[0])}},
+		}},
+	}
+	if s.haproxy, err = startHAProxy(ctx, haproxyBin, s.cfg.StateDir, cfg, s.lbGroup); err != nil {
+		return err
+	}
+	s.state.HAProxyPID = s.haproxy.PID()
+	if err := s.saveState(); err != nil {
+		return err
+	}
+	if err := s.waitHTTP(ctx, "", s.ServiceURL()+"healthz", 15*time.Second); err != nil {
+		return fmt.Errorf("HAProxy's frontend: %w", err)
+	}
+	step(LBService, s.ServiceURL(), fmt.Sprintf("%.1f CPU, %s", s.cfg.LBCPUs, formatMiB(s.cfg.LBMemory)), t)
+	return nil
+}
+
+// haproxyMaxConn is as many connections as the process may hold open file
+// descriptors for (HAProxy needs about two per connection, and refuses to
+// start when the limit cannot be raised that far), at most 10,000.
+func haproxyMaxConn() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Max > 1<<30 {
+		return 10000
+	}
+	return int(min(10000, max(256, (int64(lim.Max)-100)/2)))
+}
+
+func formatMiB(b int64) string { return strconv.FormatInt(b>>20, 10) + " MB" }
+
+func (s *Stack) labels(role, addr string) map[string]string {
+	l := map[string]string{LabelLab: strconv.FormatInt(s.state.Started.Unix(), 10), labelRole: role}
+	if role == roleWeb {
+		l[labelService] = s.cfg.Service
+		l[labelAddr] = addr
+	}
+	return l
+}
+
+const roleWeb = "web"
+
+func (s *Stack) serverName(i int) string { return s.cfg.Service + "-" + strconv.Itoa(i) }
+
+func (s *Stack) replicaContainerName(i int) string { return "brink-lab-" + s.serverName(i) }
+
+// startReplica starts web replica i (1-based) on its port and waits until it
+// answers.
+func (s *Stack) startReplica(ctx context.Context, i int) (string, error) {
+	addr := loopback(s.ports.Replicas[i-1])
+	id, err := s.eng.run(ctx, containerSpec{
+		Name: s.replicaContainerName(i), Image: s.img.Target, Labels: s.labels(roleWeb, addr),
+		Cmd:  []string{"--listen", addr, "--mode", s.cfg.Mode, "--cpu", s.cfg.CPUCost.String()},
+		CPUs: s.cfg.ReplicaCPUs, Memory: s.cfg.ReplicaMemory,
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := s.waitHTTP(ctx, id, "http://"+addr+"/healthz", 20*time.Second); err != nil {
+		return "", fmt.Errorf("replica %s: %w", s.replicaContainerName(i), err)
+	}
+	return addr, nil
+}
+
+// Replicas lists the web app's running replicas: the lab's own and any an
+// autoscaler started (they carry the lab label too).
+func (s *Stack) Replicas(ctx context.Context) ([]labContainer, error) {
+	cs, err := s.eng.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []labContainer
+	for _, c := range cs {
+		if c.Service == s.cfg.Service && c.Addr != "" && c.Running {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// ScaleTo runs exactly n web replicas behind HAProxy: new ones join the
+// backend once they answer; extra ones are drained, deleted from the
+// backend, then stopped.
+func (s *Stack) ScaleTo(ctx context.Context, n int) error {
+	if n < 1 || n > MaxReplicas {
+		return fmt.Errorf("replicas %d: the lab runs 1 to %d", n, MaxReplicas)
+	}
+	current, err := s.Replicas(ctx)
+	if err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for _, c := range current {
+		used[c.Addr] = true
+	}
+	for i := 1; len(current) < n && i <= MaxReplicas; i++ {
+		addr := loopback(s.ports.Replicas[i-1])
+		if used[addr] {
+			continue
+		}
+		if _, err := s.startReplica(ctx, i); err != nil {
+			return err
+		}
+		if err := s.haproxy.api.AddServer(ctx, s.cfg.Service, s.serverName(i), addr); err != nil {
+			return fmt.Errorf("adding %s to HAProxy: %w", s.serverName(i), err)
+		}
+		used[addr] = true
+		current = append(current, labContainer{Addr: addr})
+		fmt.Fprintf(s.log, "  started %s at %s and added it to the load balancer\n", s.replicaContainerName(i), addr)
+	}
+	if len(current) <= n {
+		return nil
+	}
+	servers, err := s.haproxy.api.Servers(ctx, s.cfg.Service)
+	if err != nil {
+		return err
+	}
+	byAddr := map[string]string{}
+	for _, sv := range servers {
+		byAddr[sv.Addr] = sv.Name
+	}
+	// Newest names last: remove from the end.
+	slices.SortFunc(current, func(a, b labContainer) int { return strings.Compare(a.Name, b.Name) })
+	for _, c := range current[n:] {
+		if name, ok := byAddr[c.Addr]; ok {
+			if err := s.haproxy.api.Drain(ctx, s.cfg.Service, name); err != nil {
+				return err
+			}
+			if _, err := s.haproxy.api.WaitIdle(ctx, s.cfg.Service, name, 5*time.Second); err != nil {
+				return err
+			}
+			if err := s.haproxy.api.DeleteServer(ctx, s.cfg.Service, name); err != nil {
+				return err
+			}
+		}
+		if err := s.eng.stop(ctx, c.ID, 2*time.Second); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.log, "  drained and stopped %s\n", c.Name)
+	}
+	return nil
+}
+
+// waitHTTP waits until url answers 200, failing early (with the
+// container's last log lines) if the container stops.
+func (s *Stack) waitHTTP(ctx context.Context, containerID, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := s.http.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		last = err
+		if containerID != "" {
+			if running, code, serr := s.eng.state(ctx, containerID); serr == nil && !running {
+				return fmt.Errorf("its container exited with code %d before %s answered:\n%s", code, url, s.eng.logTail(context.WithoutCancel(ctx), containerID, 15))
+			}
+		}
+		if time.Now().After(deadline) {
+			msg := fmt.Sprintf("%s did not answer 200 within %s: %v", url, timeout, last)
+			if containerID != "" {
+				msg += "\n" + s.eng.logTail(context.WithoutCancel(ctx), containerID, 15)
+			}
+			return errors.New(msg)
+		}
+		if !sleepCtx(ctx, 100*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+}
+
+// down removes everything the stack started: HAProxy, every container
+// with the lab label, the lab's cgroups and the state directory.
+func (s *Stack) down(ctx context.Context) error {
+	var errs []error
+	if s.haproxy != nil {
+		if err := s.haproxy.stop(3 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := removeLab(ctx, s.eng, s.layout, s.cfg.StateDir, &s.state); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// removeLab removes a lab's remains, whether this process started them or
+// an earlier one: containers with the lab label, a recorded HAProxy, the
+// processes and directories of the brink-lab cgroups, and the state
+// directory.
+func removeLab(ctx context.Context, eng *engine, layout cgroupLayout, stateDir string, st *State) error {
+	var errs []error
+	if eng != nil {
+		if _, err := eng.removeAll(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if st != nil {
+		if err := stopPID(ctx, st.HAProxyPID, 3*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := removeCgroups(ctx, layout.labCgroupDirs(), 3*time.Second); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.RemoveAll(stateDir); err != nil {
+		errs = append(errs, fmt.Errorf("removing %s: %w", stateDir, err))
+	}
+	return errors.Join(errs...)
+}
