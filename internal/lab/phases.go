@@ -122,7 +122,7 @@ func DefaultPhases() []Phase {
 		},
 		{
 			Name: "two-replicas", Title: "Same overload, two replicas", Replicas: 2, InQuick: true,
-			Story: "The same ramp through the load balancer to two replicas: each stays below its limit, throughput keeps rising, errors stay away.",
+			Story:    "The same ramp through the load balancer to two replicas: each stays below its limit, throughput keeps rising, errors stay away.",
 			Duration: 90 * time.Second, QuickDuration: 30 * time.Second,
 			Load: overloadRamp,
 		},

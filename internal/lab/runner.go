@@ -419,8 +419,8 @@ func (l *lab) runPhase(ctx context.Context, p Phase) (*PhaseResult, error) {
 		ErrorRate: summary.ErrorRate, StatusErrorRate: statusErrorRate(summary.Requests, summary.Failures, summary.FailuresByKind),
 		CheckFailures: summary.FailuresByKind[results.CheckFailed.String()],
 		P95Ms:         summary.LatencyMs.P95, P99Ms: summary.LatencyMs.P99,
-		Peak:          peak.figures(),
-		Timeline:      summary.Timeline, Notes: info.Notes, Scaling: scaling,
+		Peak:     peak.figures(),
+		Timeline: summary.Timeline, Notes: info.Notes, Scaling: scaling,
 		TargetRequests: after.Requests - before.Requests, TargetErrorPages: after.ErrorPages - before.ErrorPages,
 	}
 	var jitter float64
