@@ -332,8 +332,11 @@ export class Panel {
     ctx.save();
     ctx.font = `${10 * dpr}px ui-monospace, Menlo, Consolas, monospace`;
     ctx.textBaseline = 'top';
-    let labelRow = 0;
-    for (const m of this.markers) {
+    // Labels go on the first of three rows where they do not overlap the
+    // previous label; a marker with no free row keeps its line only.
+    const rowEnds = [-Infinity, -Infinity, -Infinity];
+    const sorted = [...this.markers].sort((a, b) => a.t - b.t);
+    for (const m of sorted) {
       if (m.t < min || m.t > max) continue;
       const x = Math.round(u.valToPos(m.t, 'x', true));
       const color = markerColors[m.kind] ?? '#f2e85c';
@@ -344,9 +347,13 @@ export class Panel {
       ctx.moveTo(x, top);
       ctx.lineTo(x, top + height);
       ctx.stroke();
-      ctx.fillStyle = color;
-      ctx.fillText(m.text, x + 3 * dpr, top + 2 * dpr + (labelRow % 3) * 11 * dpr);
-      labelRow++;
+      const width = ctx.measureText(m.text).width;
+      const row = rowEnds.findIndex((end) => x + 3 * dpr > end);
+      if (row >= 0) {
+        ctx.fillStyle = color;
+        ctx.fillText(m.text, x + 3 * dpr, top + 2 * dpr + row * 11 * dpr);
+        rowEnds[row] = x + 3 * dpr + width + 6 * dpr;
+      }
     }
     if (this.pinned !== null && this.pinned >= min && this.pinned <= max) {
       const x = Math.round(u.valToPos(this.pinned, 'x', true));

@@ -2,14 +2,14 @@
 // and every service aggregated over its replicas. Tables show exact values
 // at one instant (now, or any scrubbed second); charts show the range.
 
-import { api, type Container, type ContainerGroup, type Host, type Service } from '../api';
+import { api, type Container, type ContainerGroup, type HubEvent, type Host, type Service } from '../api';
 import type { PageContext, Page } from '../app';
 import { h, replace, setText } from '../dom';
 import { fmtBytes, fmtBytesRate, fmtCores, fmtCount, fmtPct, fmtRps, fmtTime } from '../format';
 import { PanelGroup, describe, type PanelDef } from '../panels';
 import { containerLabel, perSecond, shortId } from '../queries';
 import { TimeBar, Timeline } from '../timebar';
-import { errorBox, instantOf, runHref, section, table, type Column } from './common';
+import { errorBox, instantOf, markerText, runHref, section, table, type Column } from './common';
 
 const hostPanels: PanelDef[] = [
   {
@@ -37,6 +37,12 @@ const hostPanels: PanelDef[] = [
     panel: { id: 'container-cpu', title: 'Container CPU', unit: 'cores', empty: 'no containers in this range' },
     queries: () => [
       { expr: (s) => `sum by (host, name) (${perSecond('container_cpu_usage_seconds_total{name!=""}', s)})`, label: containerLabel, colorKey: (m) => `${m.host}|${m.name}` },
+    ],
+  },
+  {
+    panel: { id: 'service-cpu', title: 'Service CPU (sum of replicas)', unit: 'cores', empty: 'no container carries a service label in this range' },
+    queries: () => [
+      { expr: (s) => `sum by (service) (${perSecond('container_cpu_usage_seconds_total{name!="",service!=""}', s)})`, label: (m) => m.service ?? '?', colorKey: (m) => `svc|${m.service}` },
     ],
   },
   {
@@ -152,12 +158,40 @@ export function clusterPage(ctx: PageContext): Page {
     if (c === 'tick' && !tableBusy) void loadTables();
     if (c === 'pin') void loadTables();
   });
-  const offStream = app.stream.subscribe({ tick: (t) => timeline.tick(t.now_ms / 1000) });
+  // Scaling decisions, runs and other events are marked on every chart.
+  let events: HubEvent[] = [];
+  const shown = (e: HubEvent) => e.kind !== 'hub_started' && e.kind !== 'config_reloaded';
+  function showMarkers(): void {
+    group.setMarkers(events.map((e) => ({ t: e.time_ms / 1000, kind: e.kind, text: markerText(e) })));
+  }
+  async function loadEvents(): Promise<void> {
+    const v = timeline.view;
+    try {
+      events = (await api.events({ from: v.from, to: v.to + 1, limit: 1000 })).events.filter(shown);
+      showMarkers();
+    } catch (err) {
+      replace(errBox, errorBox(describe(err)));
+    }
+  }
+  const offEvents = timeline.onChange((c) => {
+    if (c === 'range') void loadEvents();
+  });
+
+  const offStream = app.stream.subscribe({
+    tick: (t) => timeline.tick(t.now_ms / 1000),
+    event: (e) => {
+      if (!shown(e)) return;
+      events = [e, ...events.filter((x) => x.id !== e.id)];
+      showMarkers();
+    },
+  });
   void group.reload();
+  void loadEvents();
 
   return {
     destroy() {
       offTick();
+      offEvents();
       offStream();
       tableAbort?.abort();
       group.destroy();

@@ -1,7 +1,7 @@
 // Pieces shared by the pages: section headings, tables of exact numbers,
 // the instant a table shows, and status badges.
 
-import type { Run } from '../api';
+import type { HubEvent, Run } from '../api';
 import { h, type Child } from '../dom';
 import type { TimeView } from '../timeline';
 
@@ -51,4 +51,22 @@ export function runHref(id: string, extra?: Record<string, string>): string {
 
 export function errorBox(text: string): HTMLElement {
   return h('div', { class: 'error-box', role: 'alert' }, text);
+}
+
+// markerText is an event's short label on the charts.
+export function markerText(e: HubEvent): string {
+  switch (e.kind) {
+    case 'run_started':
+      return 'run start';
+    case 'run_finished':
+      return 'run end';
+    case 'run_aborted':
+      return 'run aborted';
+    case 'scale_out':
+      return `scale out${e.fields?.replicas ? ` → ${e.fields.replicas}` : ''}`;
+    case 'scale_in':
+      return `scale in${e.fields?.replicas ? ` → ${e.fields.replicas}` : ''}`;
+    default:
+      return e.kind.replaceAll('_', ' ');
+  }
 }

@@ -12,24 +12,8 @@ import { PanelGroup, describe, type PanelDef } from '../panels';
 import { containerLabel, perRunSecond, perSecond, runGaugeLookback, sel } from '../queries';
 import { TimeBar, Timeline } from '../timebar';
 import { viewParams } from '../timeline';
-import { errorBox, section, statusBadge, table } from './common';
+import { errorBox, markerText, section, statusBadge, table } from './common';
 
-export function markerText(e: HubEvent): string {
-  switch (e.kind) {
-    case 'run_started':
-      return 'run start';
-    case 'run_finished':
-      return 'run end';
-    case 'run_aborted':
-      return 'run aborted';
-    case 'scale_out':
-      return `scale out${e.fields?.replicas ? ` → ${e.fields.replicas}` : ''}`;
-    case 'scale_in':
-      return `scale in${e.fields?.replicas ? ` → ${e.fields.replicas}` : ''}`;
-    default:
-      return e.kind.replaceAll('_', ' ');
-  }
-}
 
 function loadPanels(run: Run): PanelDef[] {
   const r = { run: run.id };
