@@ -52,6 +52,7 @@ type Stats struct {
 	// BlockSamples and BlockBytes cover persisted blocks only, so their
 	// ratio is the on-disk cost of a sample after compaction.
 	BlockSamples uint64
+	BlockSeries  uint64 // summed over blocks: a series in two blocks counts twice
 	BlockBytes   int64
 }
 

@@ -79,6 +79,7 @@ func (s *TSDB) Stats() Stats {
 	for _, b := range s.db.Blocks() {
 		st.Blocks++
 		st.BlockSamples += b.Meta().Stats.NumSamples
+		st.BlockSeries += b.Meta().Stats.NumSeries
 		st.BlockBytes += b.Size()
 	}
 	return st

@@ -105,6 +105,7 @@ type simSeries struct {
 	metric containerMetric
 	value  float64
 	rate   float64 // per second, for counters and gauges' drift
+	busy   bool    // under load: every counter and gauge moves each second
 }
 
 type monitor struct {
@@ -122,12 +123,12 @@ func newMonitor(i, containers, services int) *monitor {
 			ls = append(ls, prompb.Label{Name: kv[j], Value: kv[j+1]})
 		}
 		sort.Slice(ls, func(a, b int) bool { return ls[a].Name < ls[b].Name })
-		m.series = append(m.series, &simSeries{labels: ls, metric: cm, value: cm.base, rate: cm.base * busy})
+		m.series = append(m.series, &simSeries{labels: ls, metric: cm, value: cm.base, rate: cm.base * busy, busy: busy > 1})
 	}
 	for c := range containers {
 		busy := 1.0
 		if m.rng.IntN(10) == 0 {
-			busy = 20 // one container in ten is under load
+			busy = 20 // one container in ten is under load; the rest idle
 		}
 		svc := fmt.Sprintf("svc-%02d", (i*containers+c)%services+1)
 		id := fmt.Sprintf("%016x%048x", uint64(i)<<32|uint64(c), c)
@@ -161,21 +162,36 @@ func newMonitor(i, containers, services int) *monitor {
 }
 
 // tick advances every series by one second and encodes a write request.
+// Busy containers move every counter and gauge each second; idle ones burn
+// a little CPU (their CPU counters always move) and change the rest
+// now and then, as idle containers do.
 func (m *monitor) tick(ts int64) []byte {
 	req := &prompb.WriteRequest{Timeseries: make([]prompb.TimeSeries, len(m.series))}
 	for i, s := range m.series {
+		moves := s.busy || m.rng.IntN(30) == 0
 		switch s.metric.kind {
 		case idleCounter:
 			if m.rng.IntN(60) == 0 {
 				s.value += math.Round(s.rate + 1)
 			}
 		case floatCounter:
-			s.value += s.rate * (0.8 + 0.4*m.rng.Float64())
-			s.value = math.Round(s.value*1e9) / 1e9 // nanosecond resolution, as cgroups report
+			switch {
+			case s.busy || s.metric.name == "container_cpu_usage_seconds_total" || s.metric.name == "":
+				// cpuacct.usage and /proc/stat: nanosecond (or tick)
+				// resolution, moving every second.
+				s.value += s.rate * (0.8 + 0.4*m.rng.Float64())
+				s.value = math.Round(s.value*1e9) / 1e9
+			case m.rng.Float64() < s.rate/0.01:
+				// cgroup v1 user/system time moves in 10 ms ticks: an idle
+				// container's often stands still.
+				s.value = math.Round((s.value+0.01)*100) / 100
+			}
 		case intCounter:
-			s.value += math.Round(s.rate * (0.5 + m.rng.Float64()))
+			if moves {
+				s.value += math.Round(s.rate * (0.5 + m.rng.Float64()))
+			}
 		case gauge:
-			if m.rng.IntN(4) == 0 {
+			if moves {
 				s.value = math.Round(s.metric.base * (0.95 + 0.1*m.rng.Float64()))
 			}
 		case lastSeen:
@@ -221,6 +237,7 @@ func load(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", 2*time.Minute, "how long to ingest live")
 	rps := fs.Int("rps", 10000, "request rate of the simulated run")
 	history := fs.Duration("history", time.Hour, "run history to report before going live (for the 1 h query)")
+	aligned := fs.Bool("aligned", false, "stamp samples with each tick's scheduled time instead of the time it ran")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -276,9 +293,17 @@ func load(ctx context.Context, args []string) error {
 			}
 			tk := time.NewTicker(time.Second)
 			defer tk.Stop()
+			scheduled := time.Now().Truncate(time.Millisecond)
 			for {
-				jitter := time.Duration(m.rng.IntN(5)) * time.Millisecond
-				body := m.tick(time.Now().Add(jitter).UnixMilli())
+				// The sampling time as a monitor takes it: the real clock at
+				// each tick, with the scheduler's jitter; or, with -aligned,
+				// the tick's scheduled time.
+				stamp := time.Now()
+				if *aligned {
+					stamp = scheduled
+					scheduled = scheduled.Add(time.Second)
+				}
+				body := m.tick(stamp.UnixMilli())
 				req, _ := http.NewRequestWithContext(liveCtx, "POST", *hubURL+"/api/v1/write", strings.NewReader(string(body)))
 				req.Header.Set("Content-Encoding", "snappy")
 				req.Header.Set("Content-Type", "application/x-protobuf")
@@ -377,6 +402,18 @@ func queryRange(c *http.Client, hubURL, q string, start, end time.Time, step tim
 	return took, n, nil
 }
 
+// dirBytes sums the files in every block's subdirectory sub.
+func dirBytes(dataDir, sub string) int64 {
+	var total int64
+	blocks, _ := filepath.Glob(filepath.Join(dataDir, "tsdb", "*", sub, "*"))
+	for _, f := range blocks {
+		if info, err := os.Stat(f); err == nil && !info.IsDir() {
+			total += info.Size()
+		}
+	}
+	return total
+}
+
 func compact(args []string) error {
 	fs := flag.NewFlagSet("compact", flag.ContinueOnError)
 	dir := fs.String("data", "", "the hub's --data directory (the hub must be stopped)")
@@ -395,6 +432,17 @@ func compact(args []string) error {
 	if st.BlockSamples == 0 {
 		return errors.New("no samples in blocks after compaction")
 	}
-	fmt.Printf("block_samples=%d block_bytes=%d bytes_per_sample=%.3f\n", st.BlockSamples, st.BlockBytes, float64(st.BlockBytes)/float64(st.BlockSamples))
+	fmt.Printf("block_samples=%d block_series=%d block_bytes=%d bytes_per_sample=%.3f\n",
+		st.BlockSamples, st.BlockSeries, st.BlockBytes, float64(st.BlockBytes)/float64(st.BlockSamples))
+	// A short bench writes few samples per series, so the index (labels
+	// and postings, paid once per series and block) dominates. The chunks
+	// are the per-sample cost; a 2-hour block at 1 s holds 7,200 samples
+	// per series.
+	chunkBytes := dirBytes(*dir, "chunks")
+	indexBytes := st.BlockBytes - chunkBytes
+	perSample := float64(chunkBytes) / float64(st.BlockSamples)
+	perSeries := float64(indexBytes) / float64(st.BlockSeries)
+	fmt.Printf("chunk_bytes_per_sample=%.3f index_bytes_per_series=%.0f bytes_per_sample_2h_block=%.3f\n",
+		perSample, perSeries, perSample+perSeries/7200)
 	return nil
 }
