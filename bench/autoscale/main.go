@@ -41,6 +41,7 @@ type options struct {
 	utilisation                   float64
 	policies                      string
 	capacity                      float64
+	serverMaxConn                 int
 }
 
 func main() {
@@ -60,6 +61,7 @@ func main() {
 	flag.Float64Var(&o.utilisation, "utilisation", 0.7, "rps_per_replica target as a fraction of the measured capacity")
 	flag.StringVar(&o.policies, "policies", "brink,hpa", "which policies to run, comma-separated")
 	flag.Float64Var(&o.capacity, "capacity", 0, "one replica's capacity in req/s (0: measure it first)")
+	flag.IntVar(&o.serverMaxConn, "server-maxconn", 4, "concurrent requests per replica at HAProxy; the rest queue there (0: no cap)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/autoscale:", err)
@@ -207,7 +209,7 @@ func runProfile(ctx context.Context, o options, name, dir string) (result, error
 		return res, err
 	}
 	socket := filepath.Join(dir, "admin.sock")
-	cfg := lb.Config{Socket: socket, Services: []lb.ServiceConfig{{Name: "web", Bind: fmt.Sprintf("127.0.0.1:%d", frontPort)}}}
+	cfg := lb.Config{Socket: socket, Services: []lb.ServiceConfig{{Name: "web", Bind: fmt.Sprintf("127.0.0.1:%d", frontPort), ServerMaxConn: o.serverMaxConn}}}
 	text, err := cfg.Render()
 	if err != nil {
 		return res, err
@@ -252,8 +254,8 @@ services:
         cpus: %g
         memory: 128m
         command: ["--listen", "127.0.0.1:{{port}}", "--cpu", "%s"]
-    lb: {frontend: web, backend: web, health_path: /healthz, drain_timeout: 30s}
-`, socket, service, o.max, target, o.image, o.cpus, o.cost)
+    lb: {frontend: web, backend: web, health_path: /healthz, drain_timeout: 30s, server_maxconn: %d}
+`, socket, service, o.max, target, o.image, o.cpus, o.cost, o.serverMaxConn)
 	p, err := autoscale.ParsePolicy(name+".yaml", []byte(yaml))
 	if err != nil {
 		return res, err

@@ -500,7 +500,7 @@ func (a *Autoscaler) syncLB(ctx context.Context, st *serviceState, reps []actuat
 			serving++
 			delete(st.firstSeen, r.Name)
 		case r.State == actuator.Running && r.Addr != "" && a.healthy(ctx, st, r):
-			if err := a.lb.AddServer(ctx, cfg.Backend, r.Name, r.Addr); err != nil {
+			if err := a.lb.AddServerWith(ctx, cfg.Backend, r.Name, r.Addr, lb.ServerOptions{MaxConn: cfg.ServerMaxConn}); err != nil {
 				a.setFault(st, "lb", fmt.Sprintf("%s: cannot add replica %s to backend %s: %v", name, r.Name, cfg.Backend, err))
 				continue
 			}

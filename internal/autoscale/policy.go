@@ -94,6 +94,11 @@ type LBConfig struct {
 	HealthTimeout time.Duration // per probe; default 1s
 	StartTimeout  time.Duration // a replica not healthy by then is reported; default 60s
 	DrainTimeout  time.Duration // wait for sessions to end before removal; default 30s
+	// ServerMaxConn caps each replica's concurrent requests at the load
+	// balancer; the rest wait in its queue and go to the first free
+	// replica, so a new replica takes queued work at once and an overloaded
+	// one is not drowned. 0 for no cap.
+	ServerMaxConn int
 }
 
 // TargetKind is what a target measures.
@@ -641,6 +646,7 @@ type lbYAML struct {
 	HealthTimeout time.Duration `yaml:"health_timeout"`
 	StartTimeout  time.Duration `yaml:"start_timeout"`
 	DrainTimeout  time.Duration `yaml:"drain_timeout"`
+	ServerMaxConn int           `yaml:"server_maxconn"`
 }
 
 func (ps *parser) lbConfig(n *yaml.Node, service, what string) (*LBConfig, error) {
@@ -649,7 +655,7 @@ func (ps *parser) lbConfig(n *yaml.Node, service, what string) (*LBConfig, error
 		return nil, err
 	}
 	c := &LBConfig{Frontend: y.Frontend, Backend: y.Backend, HealthPath: y.HealthPath,
-		HealthTimeout: y.HealthTimeout, StartTimeout: y.StartTimeout, DrainTimeout: y.DrainTimeout}
+		HealthTimeout: y.HealthTimeout, StartTimeout: y.StartTimeout, DrainTimeout: y.DrainTimeout, ServerMaxConn: y.ServerMaxConn}
 	if c.Frontend == "" {
 		c.Frontend = service
 	}
@@ -670,6 +676,9 @@ func (ps *parser) lbConfig(n *yaml.Node, service, what string) (*LBConfig, error
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
+	}
+	if c.ServerMaxConn < 0 {
+		return nil, ps.errAt(n, "%s: lb: server_maxconn %d must not be negative", what, c.ServerMaxConn)
 	}
 	if c.HealthTimeout < 0 || c.StartTimeout < 0 || c.DrainTimeout < 0 {
 		return nil, ps.errAt(n, "%s: lb: timeouts must not be negative", what)

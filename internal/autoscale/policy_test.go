@@ -107,7 +107,7 @@ func TestPolicyErrors(t *testing.T) {
 		{"unknown actuator", "services:\n  web:\n    max: 2\n    targets: [{cpu: 0.5}]\n    actuator: {nomad: {}}\n",
 			"p.yaml:5:16: unknown key \"nomad\" in service \"web\": actuator (allowed: docker, swarm, marathon, kubernetes)"},
 		{"unknown docker key", "services:\n  web:\n    max: 2\n    targets: [{cpu: 0.5}]\n    actuator:\n      docker:\n        image: x\n        cpu: 0.5\n",
-			"p.yaml:8:9: unknown key \"cpu\" in service \"web\": actuator docker (allowed: image, cpus, memory, env, labels, command, port_env, host, name_prefix, stop_timeout)"},
+			"p.yaml:8:9: unknown key \"cpu\" in service \"web\": actuator docker (allowed: image, cpus, memory, env, labels, command, port_env, host, name_prefix, stop_timeout, ports)"},
 		{"docker type error", "services:\n  web:\n    max: 2\n    targets: [{cpu: 0.5}]\n    actuator:\n      docker:\n        image: x\n        cpus: half\n",
 			"p.yaml:8:15: service \"web\": actuator docker: cannot unmarshal !!str `half` into float64"},
 		{"docker invalid", "services:\n  web:\n    max: 2\n    targets: [{cpu: 0.5}]\n    actuator:\n      docker:\n        memory: 1g\n",

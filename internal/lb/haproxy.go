@@ -161,6 +161,11 @@ func (h *HAProxy) server(ctx context.Context, backend, name string) (Server, boo
 // and sets it ready. Adding a server that exists with the same address
 // only makes it ready.
 func (h *HAProxy) AddServer(ctx context.Context, backend, name, addr string) error {
+	return h.AddServerWith(ctx, backend, name, addr, ServerOptions{})
+}
+
+// AddServerWith is AddServer with server settings.
+func (h *HAProxy) AddServerWith(ctx context.Context, backend, name, addr string, opts ServerOptions) error {
 	if err := validName(name); err != nil {
 		return err
 	}
@@ -175,7 +180,11 @@ func (h *HAProxy) AddServer(ctx context.Context, backend, name, addr string) err
 		return fmt.Errorf("haproxy %s: server %s/%s already exists with address %s, not %s", h.address, backend, name, s.Addr, addr)
 	}
 	if !exists {
-		if err := h.command(ctx, fmt.Sprintf("add server %s/%s %s", backend, name, addr), "New server registered"); err != nil {
+		cmd := fmt.Sprintf("add server %s/%s %s", backend, name, addr)
+		if opts.MaxConn > 0 {
+			cmd += fmt.Sprintf(" maxconn %d", opts.MaxConn)
+		}
+		if err := h.command(ctx, cmd, "New server registered"); err != nil {
 			return err
 		}
 	}

@@ -19,14 +19,25 @@ type Server struct {
 	Sessions int64  // current sessions (scur)
 	Queued   int64  // requests queued for this server (qcur)
 	Total    int64  // sessions since start (stot)
+	MaxConn  int64  // concurrent session cap (slim), 0 for none
+}
+
+// ServerOptions are settings of a server added at run time.
+type ServerOptions struct {
+	// MaxConn caps the server's concurrent connections; requests beyond it
+	// wait in the backend's queue and go to whichever server frees a slot
+	// first, a new one included. 0 for no cap. Servers added at run time do
+	// not inherit the backend's default-server settings, so set it here.
+	MaxConn int
 }
 
 // Balancer is what the autoscaler needs from a load balancer.
 type Balancer interface {
 	// Servers lists a backend's servers.
 	Servers(ctx context.Context, backend string) ([]Server, error)
-	// AddServer adds a server and makes it ready to take traffic.
-	AddServer(ctx context.Context, backend, name, addr string) error
+	// AddServerWith adds a server with opts and makes it ready to take
+	// traffic.
+	AddServerWith(ctx context.Context, backend, name, addr string, opts ServerOptions) error
 	// Drain stops sending new sessions to a server; current ones finish.
 	Drain(ctx context.Context, backend, name string) error
 	// WaitIdle waits until a server has no sessions and no queue, for at

@@ -413,4 +413,12 @@ func TestRuntimeAPIErrors(t *testing.T) {
 	if err := h.AddServer(ctx, "web", "s1", "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("add with another address: %v", err)
 	}
+	// Settings of servers added at run time.
+	if err := h.AddServerWith(ctx, "web", "s2", b.addr, ServerOptions{MaxConn: 7}); err != nil {
+		t.Fatal(err)
+	}
+	servers, err := h.Servers(ctx, "web")
+	if err != nil || len(servers) != 2 || servers[1].Name != "s2" || servers[1].MaxConn != 7 || servers[0].MaxConn != 0 {
+		t.Fatalf("servers %+v, %v: want s2 with maxconn 7", servers, err)
+	}
 }

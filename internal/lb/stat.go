@@ -80,5 +80,6 @@ func serverFromRow(r StatRow) Server {
 		Sessions: r.Int("scur"),
 		Queued:   r.Int("qcur"),
 		Total:    r.Int("stot"),
+		MaxConn:  r.Int("slim"),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sort"
 	"strconv"
@@ -40,6 +41,11 @@ type DockerConfig struct {
 	Host        string            `yaml:"host"`         // address replicas bind and are reached on; default 127.0.0.1
 	NamePrefix  string            `yaml:"name_prefix"`  // default "<service>-"
 	StopTimeout time.Duration     `yaml:"stop_timeout"` // SIGTERM → SIGKILL grace; default 10s
+	// Ports is the range replica ports are drawn from, "LOW-HIGH". The
+	// default, 20000-32767, lies below Linux's ephemeral range, so the
+	// outgoing connections of a busy load balancer or load generator cannot
+	// take a port between its choice and the replica's bind.
+	Ports string `yaml:"ports"`
 }
 
 // Validate checks the template and fills defaults.
@@ -67,7 +73,23 @@ func (c *DockerConfig) Validate() error {
 	if c.StopTimeout == 0 {
 		c.StopTimeout = 10 * time.Second
 	}
+	if c.Ports == "" {
+		c.Ports = "20000-32767"
+	}
+	if _, _, err := c.portRange(); err != nil {
+		return err
+	}
 	return nil
+}
+
+func (c *DockerConfig) portRange() (int, int, error) {
+	lo, hi, ok := strings.Cut(c.Ports, "-")
+	l, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	h, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if !ok || err1 != nil || err2 != nil || l < 1 || h > 65535 || l > h {
+		return 0, 0, fmt.Errorf("docker: ports %q must be a range such as 20000-32767", c.Ports)
+	}
+	return l, h, nil
 }
 
 // Docker runs a service's replicas as containers on one Docker Engine. It is
@@ -77,9 +99,6 @@ type Docker struct {
 	cli     *client.Client
 	service string
 	cfg     DockerConfig
-	// ports returns a port nobody listens on; tests replace it to check
-	// collisions.
-	freePort func(host string) (int, error)
 }
 
 // NewDocker connects to the Engine at host ("" for DOCKER_HOST or the
@@ -103,7 +122,7 @@ func NewDocker(ctx context.Context, host, service string, cfg DockerConfig) (*Do
 		cli.Close()
 		return nil, fmt.Errorf("docker actuator for %q: Docker Engine at %s does not answer: %w (start it with: bash scripts/dockerd.sh)", service, cli.DaemonHost(), err)
 	}
-	return &Docker{cli: cli, service: service, cfg: cfg, freePort: freeTCPPort}, nil
+	return &Docker{cli: cli, service: service, cfg: cfg}, nil
 }
 
 // Close releases the Engine connection.
@@ -153,6 +172,9 @@ func dockerState(s container.ContainerState) ReplicaState {
 // here takes the newest replicas without draining; the autoscaler drains
 // through Remove instead.
 func (d *Docker) SetReplicas(ctx context.Context, n int) error {
+	if err := d.Prune(ctx); err != nil {
+		return err
+	}
 	all, err := d.Replicas(ctx)
 	if err != nil {
 		return err
@@ -206,28 +228,24 @@ func (d *Docker) nextName(used map[string]bool) string {
 	}
 }
 
+// pickPort draws ports from the range until one is neither a replica's
+// nor bound by anyone on the host.
 func (d *Docker) pickPort(used map[string]bool) (int, error) {
-	// The OS hands out ephemeral ports round-robin, so a second call rarely
-	// repeats; a few tries cover the rest.
-	for try := 0; try < 16; try++ {
-		p, err := d.freePort(d.cfg.Host)
+	lo, hi, _ := d.cfg.portRange() // validated in NewDocker
+	for try := 0; try < 64; try++ {
+		p := lo + rand.IntN(hi-lo+1)
+		addr := net.JoinHostPort(d.cfg.Host, strconv.Itoa(p))
+		if used[addr] {
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return 0, fmt.Errorf("docker: find a free port on %s: %w", d.cfg.Host, err)
+			continue
 		}
-		if !used[net.JoinHostPort(d.cfg.Host, strconv.Itoa(p))] {
-			return p, nil
-		}
+		l.Close()
+		return p, nil
 	}
-	return 0, fmt.Errorf("docker: no free port found on %s after 16 tries", d.cfg.Host)
-}
-
-func freeTCPPort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("docker: no free port in %s on %s after 64 tries (set ports: to a wider range)", d.cfg.Ports, d.cfg.Host)
 }
 
 func (d *Docker) start(ctx context.Context, name string, port int, addr string, memory int64) error {
@@ -291,20 +309,25 @@ func (d *Docker) Remove(ctx context.Context, replicas []Replica) error {
 	return errors.Join(errs...)
 }
 
-// Prune removes the service's exited containers that this actuator created,
-// so that crashed replicas do not pile up.
+// Prune removes the service's exited containers that this actuator created
+// (brink.managed=autoscale), so that crashed replicas do not pile up and
+// their names and ports are free again. Containers made by others stay.
 func (d *Docker) Prune(ctx context.Context) error {
-	all, err := d.Replicas(ctx)
+	res, err := d.cli.ContainerList(ctx, client.ContainerListOptions{
+		All: true,
+		Filters: make(client.Filters).Add("label", LabelService+"="+d.service).
+			Add("label", LabelManager+"=autoscale").Add("status", "exited", "dead"),
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("docker: list exited replicas of %q: %w", d.service, err)
 	}
-	var gone []Replica
-	for _, r := range all {
-		if r.State == Terminating {
-			gone = append(gone, r)
+	var errs []error
+	for _, c := range res.Items {
+		if _, err := d.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("docker: remove exited replica %s of %q: %w", c.ID[:12], d.service, err))
 		}
 	}
-	return d.Remove(ctx, gone)
+	return errors.Join(errs...)
 }
 
 func isNotFound(err error) bool { return errdefs.IsNotFound(err) }

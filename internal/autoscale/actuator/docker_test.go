@@ -182,6 +182,31 @@ func TestDockerActuatorErrors(t *testing.T) {
 	if reps, _ := d.Replicas(ctx); len(reps) != 0 {
 		t.Fatalf("a failed scale left replicas behind: %+v", reps)
 	}
+	// A replica that exits at once (bad flag) is pruned by the next scaling
+	// call, so crashed replicas do not pile up.
+	testimage.Build(t, "./cmd/brink-target", targetImage)
+	crash, err := NewDocker(ctx, "", svc, DockerConfig{Image: targetImage, Command: []string{"--no-such-flag"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer crash.Close()
+	if err := crash.SetReplicas(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replica to exit", 20*time.Second, func() bool {
+		reps, _ := crash.Replicas(ctx)
+		return len(reps) == 1 && reps[0].State == Terminating
+	})
+	if err := crash.SetReplicas(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label="+LabelService+"="+svc).Output()
+	if n := len(strings.Fields(string(out))); n != 1 {
+		t.Fatalf("%d containers after a crash and a new replica, want 1 (the exited one pruned)", n)
+	}
+	if _, err := NewDocker(ctx, "", svc, DockerConfig{Image: "x", Ports: "9-1"}); err == nil || !strings.Contains(err.Error(), "ports") {
+		t.Fatalf("bad port range: %v", err)
+	}
 	if _, err := NewDocker(ctx, "unix:///nonexistent/docker.sock", svc, DockerConfig{Image: "x"}); err == nil ||
 		!strings.Contains(err.Error(), "does not answer") {
 		t.Fatalf("unreachable engine: %v", err)
