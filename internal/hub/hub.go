@@ -121,7 +121,7 @@ func New(opts Options) (*Hub, error) {
 	h.metrics = newMetrics(h.reg)
 	h.db, err = store.OpenTSDB(store.Options{
 		Dir: filepath.Join(opts.DataDir, "tsdb"), Retention: opts.Retention, RetentionBytes: opts.RetentionBytes,
-		OutOfOrderWindow: opts.OutOfOrderWindow, Registerer: h.reg, Logger: opts.Logger,
+		OutOfOrderWindow: opts.OutOfOrderWindow, Registerer: h.reg, Logger: opts.Logger.With("component", "tsdb"),
 	})
 	if err != nil {
 		return nil, err
