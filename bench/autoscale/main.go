@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,6 +180,7 @@ type result struct {
 	backToMin       time.Duration // after the drop; -1 if never
 	excess, deficit float64       // replica-seconds above / below need
 	maxReplicas     int
+	loadAfter       string
 	events          []autoscale.Event
 }
 
@@ -293,7 +295,7 @@ services:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	fmt.Printf("\n== %s policy: %.0f req/s for %s, %.0f req/s for %s, %.0f req/s for %s\n", name,
+	fmt.Printf("\n== %s policy (load average before: %s): %.0f req/s for %s, %.0f req/s for %s, %.0f req/s for %s\n", name, loadAverage(),
 		o.comfortable*o.capacity, o.before, o.step*o.capacity, o.hold, o.comfortable*o.capacity, after)
 
 	total := o.before + o.hold + after
@@ -417,6 +419,7 @@ services:
 			fmt.Printf("     %s: %d\n", k, v)
 		}
 	}
+	res.loadAfter = loadAverage()
 	res.events = events.all()
 	step, drop := start.Add(o.before), start.Add(o.before+o.hold)
 	for _, e := range res.events {
@@ -506,6 +509,21 @@ func printTable(o options, rs []result) {
 	row("replica-seconds above need", func(r result) string { return fmt.Sprintf("%.0f", r.excess) })
 	row("replica-seconds below need", func(r result) string { return fmt.Sprintf("%.0f", r.deficit) })
 	row("most replicas", func(r result) string { return fmt.Sprint(r.maxReplicas) })
+	row("load average at the end (1/5/15 min)", func(r result) string { return r.loadAfter })
+	fmt.Printf("\n(This machine has %d cores; a load average far above that means other work competed with the replicas.)\n", runtime.NumCPU())
+}
+
+// loadAverage is the first three fields of /proc/loadavg.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], "/")
 }
 
 func secs(d time.Duration) string {
