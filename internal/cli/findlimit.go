@@ -50,10 +50,10 @@ If the load generator itself saturates (its CPU at its limit, or its VU pool out
 responses stay fast), the search stops there and says so: the target sustains at least
 that rate, and the limit is the generator's, not the target's.
 
-With --hub and --service, the replicas of the service are counted by the hub, the limiting
-resource at the first broken step is named from the monitor's series, and the search is
-recorded in the hub as one run whose labels carry the capacity (for the autoscaler's
-'capacity: from-run RUN').
+With --hub, the search is recorded in the hub as one run whose labels carry the capacity
+(for the autoscaler's 'capacity: from-run RUN'); with --service too, the hub counts the
+service's replicas and the monitor's series name the limiting resource at the first step
+that broke.
 
 Exit codes: 0 a sustainable rate was found, 1 runtime error, 2 bad flags or file,
 97 interrupted, 99 not even the lowest rate held.`,

@@ -202,11 +202,13 @@ func Search(ctx context.Context, cfg Config, r Runner, obs Observer) (*Result, e
 	}
 	var lo, hi float64 // highest rate that held, lowest that broke (0: none yet)
 	try := func(rate float64, phase string) (Step, error) {
-		if len(res.Steps) > 0 && cfg.Pause > 0 {
-			select {
-			case <-ctx.Done():
-				return Step{}, ctx.Err()
-			case <-time.After(cfg.Pause):
+		if len(res.Steps) > 0 {
+			if pause := drainPause(cfg, res.Steps[len(res.Steps)-1]); pause > 0 {
+				select {
+				case <-ctx.Done():
+					return Step{}, ctx.Err()
+				case <-time.After(pause):
+				}
 			}
 		}
 		n := len(res.Steps) + 1
@@ -314,6 +316,22 @@ func Search(ctx context.Context, cfg Config, r Runner, obs Observer) (*Result, e
 		}
 	}
 	return finish("slo")
+}
+
+// maxDrain bounds the pause after an overloaded step.
+const maxDrain = 30 * time.Second
+
+// drainPause is how long to wait before the next step. After a step that
+// broke, the target may still be working through a queue of requests the
+// generator gave up on; the slowest response of that step is about how
+// long its queue was, so the pause lasts at least that long.
+func drainPause(cfg Config, prev Step) time.Duration {
+	pause := cfg.Pause
+	if !prev.OK && prev.Summary != nil {
+		slowest := time.Duration(prev.Summary.LatencyMs.Max * float64(time.Millisecond))
+		pause = max(pause, min(slowest, maxDrain))
+	}
+	return pause
 }
 
 // roundRate keeps rates readable: three significant digits.
