@@ -252,10 +252,13 @@ func (w *Watcher) inspect(ctx context.Context, id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fromInspect(res.Container, w.cfg.WantEnv), nil
+	return FromInspect(res.Container, w.cfg.WantEnv), nil
 }
 
-func fromInspect(in container.InspectResponse, wantEnv func(string) bool) *Container {
+// FromInspect converts an inspect response into a Container, keeping the
+// environment variables wantEnv asks for. It returns nil for a container
+// that is not running.
+func FromInspect(in container.InspectResponse, wantEnv func(string) bool) *Container {
 	if in.State == nil || !in.State.Running || in.State.Pid <= 0 {
 		return nil
 	}
