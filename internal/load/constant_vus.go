@@ -40,12 +40,15 @@ func (x *constantVUs) Run(ctx context.Context, env Env) {
 		defer t.Stop()
 	}
 	b := &budget{limit: x.iterations}
+	// Every VU is built before any goroutine starts: once started, VUs
+	// open connections and would compete with the building of the rest
+	// (with one core, for seconds at 10,000 VUs).
+	vus := make([]VU, x.vus)
+	for id := range vus {
+		vus[id] = env.NewVU(id)
+	}
 	var wg sync.WaitGroup
-	for id := 0; id < x.vus; id++ {
-		// The VU is built here rather than in its goroutine: with one core,
-		// a goroutine only runs after all those before it have opened their
-		// connections, and the population should exist from the start.
-		vu := env.NewVU(id)
+	for _, vu := range vus {
 		wg.Add(1)
 		env.Meter.AddVUs(1)
 		go func() {
