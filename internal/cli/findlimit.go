@@ -27,7 +27,7 @@ type findLimitFlags struct {
 	headers, slos, outs               []string
 	step, warmup, pause, timeout      time.Duration
 	precision                         float64
-	maxSteps, vus, replicas           int
+	maxSteps, vus, replicas, retries  int
 	service, lbService, hubURL        string
 	insecure, http2                   bool
 }
@@ -40,7 +40,10 @@ func newFindLimitCmd(env *Env) *cobra.Command {
 		Long: `brink find-limit offers constant arrival rates in steps: it doubles the rate from --start
 until a step breaks an SLO, then bisects between the last rate that held and the first that
 broke until the gap is within --precision. Each step lasts --step; its first --warmup is not
-judged. It prints the highest sustainable rate and the capacity per replica.
+judged. A doubling step that breaks is run once more (--retries) before the break is
+believed, and after a step that broke the pause lasts at least as long as its slowest
+response, so that the target has drained. It prints the highest sustainable rate and the
+capacity per replica.
 
 The load is one URL (--url) or a scenario file, whose scenarios are all turned into
 constant-arrival-rate executors sharing the rate (in proportion to their own rates, or
@@ -83,6 +86,7 @@ Exit codes: 0 a sustainable rate was found, 1 runtime error, 2 bad flags or file
 	fl.DurationVar(&f.warmup, "warmup", findlimit.DefaultWarmup, "start of each step not judged")
 	fl.DurationVar(&f.pause, "pause", findlimit.DefaultPause, "pause between steps, for the target to drain")
 	fl.IntVar(&f.maxSteps, "max-steps", findlimit.DefaultMaxSteps, "most steps to run")
+	fl.IntVar(&f.retries, "retries", findlimit.DefaultRetries, "times a doubling step that broke is run again before the break is believed (0: never)")
 	fl.IntVar(&f.vus, "vus", 0, "most VUs a step may use (default: twice the rate)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "per-request timeout (default 30s)")
 	fl.BoolVar(&f.insecure, "insecure", false, "accept any TLS certificate")
@@ -190,6 +194,10 @@ func runFindLimit(ctx context.Context, env *Env, cmd *cobra.Command, f *findLimi
 	cfg := findlimit.Config{
 		Start: start, Max: maxRate, Precision: f.precision,
 		StepDuration: f.step, Warmup: f.warmup, Pause: f.pause, MaxSteps: f.maxSteps, SLOs: slos,
+		Retries: f.retries,
+	}
+	if f.retries == 0 {
+		cfg.Retries = -1
 	}
 	if err := cfg.Validate(); err != nil {
 		return Usagef("%v", err)

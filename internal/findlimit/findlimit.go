@@ -43,6 +43,24 @@ type Config struct {
 	GeneratorSaturation float64
 	// MinRate is the lowest rate tried when even Start breaks the SLOs.
 	MinRate float64
+	// Retries is how many times a doubling step that broke is run again
+	// before the break is believed: one noisy step early in the search
+	// would otherwise halve the answer. Negative: none.
+	Retries int
+	// Wait pauses between steps; nil waits on a timer (tests record the
+	// pauses instead of sleeping).
+	Wait func(ctx context.Context, d time.Duration) error
+}
+
+func waitTimer(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Defaults for a Config.
@@ -54,6 +72,7 @@ const (
 	DefaultWarmup    = 3 * time.Second
 	DefaultPause     = 2 * time.Second
 	DefaultMaxSteps  = 20
+	DefaultRetries   = 1
 )
 
 func (c Config) withDefaults() Config {
@@ -83,6 +102,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinRate <= 0 {
 		c.MinRate = math.Min(1, c.Start)
+	}
+	if c.Retries == 0 {
+		c.Retries = DefaultRetries
+	}
+	if c.Wait == nil {
+		c.Wait = waitTimer
 	}
 	return c
 }
@@ -127,7 +152,7 @@ type Observer interface {
 // Step is the outcome of one rate.
 type Step struct {
 	N       int     `json:"n"`
-	Phase   string  `json:"phase"` // "coarse" or "bisect"
+	Phase   string  `json:"phase"` // "coarse", "retry" or "bisect"
 	Rate    float64 `json:"rate"`  // iterations/s offered
 	StartMs int64   `json:"start_ms"`
 	EndMs   int64   `json:"end_ms"`
@@ -204,10 +229,8 @@ func Search(ctx context.Context, cfg Config, r Runner, obs Observer) (*Result, e
 	try := func(rate float64, phase string) (Step, error) {
 		if len(res.Steps) > 0 {
 			if pause := drainPause(cfg, res.Steps[len(res.Steps)-1]); pause > 0 {
-				select {
-				case <-ctx.Done():
-					return Step{}, ctx.Err()
-				case <-time.After(pause):
+				if err := cfg.Wait(ctx, pause); err != nil {
+					return Step{}, err
 				}
 			}
 		}
@@ -274,8 +297,9 @@ func Search(ctx context.Context, cfg Config, r Runner, obs Observer) (*Result, e
 		return false, "", nil
 	}
 
-	// Coarse: double until a step breaks.
+	// Coarse: double until a step breaks (and breaks again when retried).
 	rate := cfg.Start
+	retries := max(cfg.Retries, 0)
 	for hi == 0 {
 		if len(res.Steps) >= cfg.MaxSteps {
 			return finish("steps")
@@ -284,6 +308,23 @@ func Search(ctx context.Context, cfg Config, r Runner, obs Observer) (*Result, e
 			return nil, err
 		} else if done {
 			return finish(by)
+		}
+		if hi > 0 && retries > 0 && len(res.Steps) < cfg.MaxSteps {
+			retries--
+			hi = 0
+			if done, by, err := step(rate, "retry"); err != nil {
+				return nil, err
+			} else if done {
+				return finish(by)
+			}
+			if hi == 0 {
+				// It held this time: the break was noise; keep doubling.
+				if rate >= cfg.Max {
+					return finish("max_rate")
+				}
+				rate = math.Min(rate*2, cfg.Max)
+				continue
+			}
 		}
 		if hi > 0 {
 			break
