@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -173,4 +174,142 @@ func Run(t *testing.T, host string, args ...string) string {
 	id := Docker(t, host, full...)
 	t.Cleanup(func() { DockerErr(host, "rm", "-f", id) })
 	return id
+}
+
+// Daemon is a private Docker engine for tests that restart it: its own
+// socket, data and state directories and cgroup parent, started with
+// --live-restore so that its containers survive its restarts, as on a
+// production host. It never touches the machine's shared engine.
+type Daemon struct {
+	t    *testing.T
+	dir  string
+	Host string // unix:///.../docker.sock
+	// CgroupParent is where its containers' cgroups live.
+	CgroupParent string
+	cmd          *exec.Cmd
+	exited       chan struct{}
+}
+
+// StartDaemon starts a private engine and stops it (removing its
+// containers, mounts, cgroups and files) when the test ends.
+func StartDaemon(t *testing.T) *Daemon {
+	t.Helper()
+	RequireDocker(t)
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		t.Fatal("dockerd is not installed: run bash scripts/setup.sh")
+	}
+	// Unix socket paths are limited to 108 bytes: keep the directory short.
+	dir, err := os.MkdirTemp("", "bkd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{t: t, dir: dir, Host: "unix://" + filepath.Join(dir, "d.sock"), CgroupParent: "/" + filepath.Base(dir)}
+	t.Cleanup(d.cleanup)
+	d.Start()
+	return d
+}
+
+// Start starts the engine and waits until it answers.
+func (d *Daemon) Start() {
+	d.t.Helper()
+	if err := d.start(); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+func (d *Daemon) start() error {
+	log, err := os.OpenFile(filepath.Join(d.dir, "dockerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	d.cmd = exec.Command("dockerd",
+		"--host", d.Host,
+		"--data-root", filepath.Join(d.dir, "data"),
+		"--exec-root", filepath.Join(d.dir, "x"),
+		"--pidfile", filepath.Join(d.dir, "d.pid"),
+		"--bridge=none", "--iptables=false", "--ip6tables=false",
+		"--cgroup-parent", d.CgroupParent,
+		"--live-restore")
+	d.cmd.Stdout, d.cmd.Stderr = log, log
+	if err := d.cmd.Start(); err != nil {
+		log.Close()
+		return fmt.Errorf("starting a private dockerd: %w", err)
+	}
+	exited := make(chan struct{})
+	d.exited = exited
+	cmd := d.cmd
+	go func() { cmd.Wait(); log.Close(); close(exited) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := DockerErr(d.Host, "info", "--format", "{{.ServerVersion}}"); err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(filepath.Join(d.dir, "dockerd.log"))
+			return fmt.Errorf("private dockerd exited:\n%s", tail(b))
+		default:
+		}
+		if time.Now().After(deadline) {
+			return errors.New("private dockerd did not answer within 60 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Stop stops the engine (SIGTERM) and waits for it to exit. Its
+// containers keep running (live restore).
+func (d *Daemon) Stop() {
+	d.t.Helper()
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-d.exited:
+		return
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(60 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.exited
+	}
+}
+
+func (d *Daemon) cleanup() {
+	if d.exited != nil {
+		select {
+		case <-d.exited:
+			// Start it again to remove the containers it left running.
+			if err := d.start(); err != nil {
+				d.t.Logf("restarting the private dockerd for cleanup: %v", err)
+			}
+		default:
+		}
+	}
+	if ids, err := DockerErr(d.Host, "ps", "-aq"); err == nil && ids != "" {
+		DockerErr(d.Host, append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
+	}
+	d.Stop()
+	// dockerd bind-mounts its data root and a network namespace file.
+	for _, m := range []string{filepath.Join(d.dir, "x", "netns", "default"), filepath.Join(d.dir, "data")} {
+		syscall.Unmount(m, syscall.MNT_DETACH)
+	}
+	if err := os.RemoveAll(d.dir); err != nil {
+		d.t.Logf("removing %s: %v", d.dir, err)
+	}
+	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", filepath.Base(d.CgroupParent)))
+	if dir := filepath.Join("/sys/fs/cgroup", filepath.Base(d.CgroupParent)); isDir(dir) {
+		cgroups = append(cgroups, dir)
+	}
+	for _, cg := range cgroups {
+		os.Remove(cg)
+	}
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
