@@ -179,7 +179,9 @@ func New(opts Options) (*Agent, error) {
 	}
 	auth := connect.WithInterceptors(bearer(opts.Token))
 	a.stream = brinkv1connect.NewAgentServiceClient(&http.Client{Transport: opts.Transport}, opts.HubURL, auth)
-	a.unary = brinkv1connect.NewAgentServiceClient(&http.Client{Transport: opts.Transport, Timeout: 2 * opts.Timing.Heartbeat},
+	// A heartbeat may take up to the link timeout on a starved machine;
+	// the watchdog decides when the link is gone.
+	a.unary = brinkv1connect.NewAgentServiceClient(&http.Client{Transport: opts.Transport, Timeout: opts.Timing.LinkTimeout},
 		opts.HubURL, auth)
 	a.results = &http.Client{Transport: opts.Transport, Timeout: 10 * time.Second}
 	return a, nil

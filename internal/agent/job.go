@@ -89,6 +89,10 @@ func (j *job) prepare() {
 }
 
 func (j *job) build() error {
+	// A FROM scratch image has no /tmp until the agent makes it.
+	if err := os.MkdirAll(j.a.opts.WorkDir, 0o755); err != nil {
+		return fmt.Errorf("create the work directory: %w", err)
+	}
 	dir, err := os.MkdirTemp(j.a.opts.WorkDir, "brink-run-")
 	if err != nil {
 		return fmt.Errorf("create the run's directory: %w", err)

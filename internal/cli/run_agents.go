@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -194,9 +195,9 @@ func describeShare(s *brinkv1.Share) string {
 		case "ramping-vus":
 			p = fmt.Sprintf("ramp from %d VUs to %s", x.StartVus, joinFloats(x.StageTargets))
 		case "constant-arrival-rate":
-			p = fmt.Sprintf("%s iterations per %s (pool %d)", output.FormatRate(x.Rate), unitName(x.TimeUnitNs), max(x.MaxVus, x.PreAllocatedVus))
+			p = fmt.Sprintf("%s iterations per %s (pool %d)", exactFloat(x.Rate), unitName(x.TimeUnitNs), max(x.MaxVus, x.PreAllocatedVus))
 		case "ramping-arrival-rate":
-			p = fmt.Sprintf("rate from %s to %s per %s (pool %d)", output.FormatRate(x.StartRate), joinFloats(x.StageTargets),
+			p = fmt.Sprintf("rate from %s to %s per %s (pool %d)", exactFloat(x.StartRate), joinFloats(x.StageTargets),
 				unitName(x.TimeUnitNs), max(x.MaxVus, x.PreAllocatedVus))
 		}
 		if x.Iterations > 0 {
@@ -210,10 +211,13 @@ func describeShare(s *brinkv1.Share) string {
 func joinFloats(v []float64) string {
 	parts := make([]string, len(v))
 	for i, x := range v {
-		parts[i] = output.FormatRate(x)
+		parts[i] = exactFloat(x)
 	}
 	return strings.Join(parts, "→")
 }
+
+// exactFloat shows a share's figure as split, e.g. 3.34.
+func exactFloat(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 
 func unitName(ns int64) string {
 	if ns <= 0 || time.Duration(ns) == time.Second {
@@ -295,7 +299,11 @@ func (v *agentView) update(u *brinkv1.RunUpdate) {
 				v.events = v.events[len(v.events)-3:]
 			}
 		} else {
-			fmt.Fprintf(v.w, "event kind=%s agent=%s %s\n", e.Kind, e.Agent, e.Message)
+			who := ""
+			if e.Agent != "" {
+				who = " agent=" + e.Agent
+			}
+			fmt.Fprintf(v.w, "event kind=%s%s %s\n", e.Kind, who, e.Message)
 		}
 	}
 	for _, p := range u.Seconds {

@@ -80,7 +80,7 @@ type Timing struct {
 
 // DefaultTiming is used for zero fields.
 var DefaultTiming = Timing{
-	LostAfter: 2 * time.Second, Tick: 100 * time.Millisecond, StartLead: 500 * time.Millisecond,
+	LostAfter: 2500 * time.Millisecond, Tick: 100 * time.Millisecond, StartLead: 500 * time.Millisecond,
 	ReadyTimeout: 60 * time.Second, MergeGrace: 3 * time.Second, LostWait: 10 * time.Second,
 	RestartGrace: 6 * time.Second, Ping: time.Second,
 }

@@ -46,6 +46,7 @@ type drun struct {
 	events        []*brinkv1.RunEvent
 	aborted       bool
 	abortReason   string
+	stopRequested bool // by the user or by the abort policy
 	skewNs        int64
 	result        *brinkv1.RunResult
 
@@ -269,7 +270,7 @@ func (r *drun) abortLocked(c *Coordinator, reason string, now time.Time) {
 		return
 	}
 	r.aborted, r.abortReason = true, reason
-	r.state = StateStopping
+	r.state, r.stopRequested = StateStopping, true
 	r.dirty = true
 	r.note(c, KindRunStopping, "", "", "run aborted: "+reason, now)
 	for _, m := range r.members {
@@ -289,7 +290,7 @@ func (r *drun) stopLocked(c *Coordinator, abort bool, reason string, now time.Ti
 	if r.state == StateStopping {
 		return
 	}
-	r.state = StateStopping
+	r.state, r.stopRequested = StateStopping, true
 	r.dirty = true
 	r.note(c, KindRunStopping, "", "", "run stopping: "+reason, now)
 	for _, m := range r.members {
@@ -413,7 +414,14 @@ func (r *drun) readyToSettle(c *Coordinator, now time.Time) bool {
 	if r.othersDoneAt.IsZero() {
 		r.othersDoneAt = now
 	}
-	return now.Sub(r.othersDoneAt) >= c.timing.LostWait
+	// A lost agent may be cut off yet alive and generating: it has until
+	// the planned end of the run (unless the run was stopped) plus
+	// LostWait to come back with its seconds.
+	from := r.othersDoneAt
+	if planned := time.Unix(0, r.startNs).Add(time.Duration(r.plannedMs) * time.Millisecond); r.startNs != 0 && !r.stopRequested && planned.After(from) {
+		from = planned
+	}
+	return now.Sub(from) >= c.timing.LostWait
 }
 
 // rows are the members as run views show them.

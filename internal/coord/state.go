@@ -32,6 +32,7 @@ type savedRun struct {
 	Events        []json.RawMessage `json:"events"`
 	Aborted       bool              `json:"aborted"`
 	AbortReason   string            `json:"abort_reason"`
+	StopRequested bool              `json:"stop_requested"`
 	SkewNs        int64             `json:"skew_ns"`
 	Result        json.RawMessage   `json:"result,omitempty"`
 }
@@ -66,7 +67,7 @@ func (c *Coordinator) saveLocked(r *drun) {
 	s := savedRun{
 		ID: r.id, Name: r.name, Policy: r.policy, State: r.state, CreatedMs: r.createdMs, StartNs: r.startNs,
 		PlannedMs: r.plannedMs, Thresholds: r.thresholds, TargetService: r.targetService, Labels: r.labels,
-		Aborted: r.aborted, AbortReason: r.abortReason, SkewNs: r.skewNs,
+		Aborted: r.aborted, AbortReason: r.abortReason, StopRequested: r.stopRequested, SkewNs: r.skewNs,
 	}
 	for _, e := range r.events {
 		s.Events = append(s.Events, mustProtoJSON(e))
@@ -166,7 +167,7 @@ func (c *Coordinator) restore(s *savedRun) (*drun, error) {
 	r := &drun{
 		id: s.ID, name: s.Name, policy: s.Policy, state: s.State, createdMs: s.CreatedMs, startNs: s.StartNs,
 		plannedMs: s.PlannedMs, thresholds: s.Thresholds, targetService: s.TargetService, labels: s.Labels,
-		aborted: s.Aborted, abortReason: s.AbortReason, skewNs: s.SkewNs,
+		aborted: s.Aborted, abortReason: s.AbortReason, stopRequested: s.StopRequested, skewNs: s.SkewNs,
 		live: newLiveView(), watchers: map[*watcher]struct{}{},
 	}
 	for _, raw := range s.Events {
