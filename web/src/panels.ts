@@ -4,14 +4,19 @@
 
 import { ApiError } from './api';
 import { Panel, type Grid, type Marker, type PanelOptions } from './chart';
-import { loadSeries, type SeriesQuery } from './queries';
+import { loadSeries, withTotal, type SeriesQuery, type Total } from './queries';
 import type { Change, Timeline } from './timebar';
 import { alignedStart, stepFor } from './timeline';
 
 export interface PanelDef {
   panel: Omit<PanelOptions, 'syncKey' | 'onSelectRange' | 'onPin' | 'exportQuery' | 'exportRange'>;
   queries: () => SeriesQuery[];
+  // total adds the pointwise sum of the panel's solid series (not its dashed
+  // limits), computed here rather than queried again: one query fewer per
+  // panel and second. It is shown once there are at least minSeries series.
+  total?: Total;
 }
+
 
 // Tail queries re-read the last seconds too: load results for a second are
 // written once every source reported it, a few seconds after it ended.
@@ -95,7 +100,7 @@ export class PanelGroup {
     await Promise.all(
       this.panels.map(async (p, i) => {
         try {
-          const series = await loadSeries(this.defs[i].queries(), grid, ac.signal);
+          const series = withTotal(await loadSeries(this.defs[i].queries(), grid, ac.signal), this.defs[i].total);
           if (ac.signal.aborted) return;
           p.setSeries(series, grid);
           p.setMarkers(this.markers);
@@ -123,7 +128,7 @@ export class PanelGroup {
       await Promise.all(
         this.panels.map(async (p, i) => {
           try {
-            const series = await loadSeries(this.defs[i].queries(), tailGrid, signal);
+            const series = withTotal(await loadSeries(this.defs[i].queries(), tailGrid, signal), this.defs[i].total);
             if (signal?.aborted) return;
             p.merge(series, full);
           } catch (err) {

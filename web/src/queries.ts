@@ -93,3 +93,26 @@ export function containerLabel(m: Record<string, string>, hosts: number): string
 export function shortId(id: string): string {
   return (id.split('/').pop() ?? id).slice(0, 12);
 }
+
+export interface Total {
+  label: string;
+  colorKey: string;
+  minSeries: number;
+}
+
+// withTotal adds the pointwise sum of the solid series (a null point adds
+// nothing; a second where every series is null stays null).
+export function withTotal(series: SeriesData[], total: Total | undefined): SeriesData[] {
+  if (!total) return series;
+  const parts = series.filter((s) => !s.dashed);
+  if (parts.length < total.minSeries) return series;
+  const sums = new Map<number, number | null>();
+  for (const s of parts) {
+    for (const [x, v] of s.points) {
+      const prev = sums.get(x) ?? null;
+      sums.set(x, v === null ? prev : (prev ?? 0) + v);
+    }
+  }
+  const points = [...sums.entries()].sort((a, b) => a[0] - b[0]);
+  return [{ key: `total|${total.colorKey}`, label: total.label, colorKey: total.colorKey, points }, ...series];
+}

@@ -234,3 +234,27 @@ test('numbers carry their unit and the precision of the stored value', () => {
   ];
   for (const [got, want] of cases) assert.equal(got, want);
 });
+
+test('withTotal sums the solid series point by point and leaves limits out', () => {
+  const s = (key, points, dashed = false) => ({ key, label: key, colorKey: key, dashed, points });
+  const total = { label: 'sum', colorKey: '~sum', minSeries: 2 };
+  const cases = [
+    {
+      name: 'two series and a limit',
+      series: [s('a', [[1, 1], [2, 2], [3, null]]), s('b', [[1, 0.5], [2, null], [3, null]]), s('lim', [[1, 9], [2, 9], [3, 9]], true)],
+      want: [[1, 1.5], [2, 2], [3, null]],
+    },
+    { name: 'fewer series than minSeries', series: [s('a', [[1, 1]])], want: null },
+  ];
+  for (const c of cases) {
+    const out = queries.withTotal(c.series, total);
+    if (c.want === null) {
+      assert.equal(out.length, c.series.length, c.name);
+      continue;
+    }
+    assert.equal(out.length, c.series.length + 1, c.name);
+    assert.deepEqual(out[0].points, c.want, c.name);
+    assert.equal(out[0].label, 'sum');
+  }
+  assert.equal(queries.withTotal([s('a', [[1, 1]])], undefined).length, 1);
+});

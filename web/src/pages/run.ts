@@ -17,28 +17,26 @@ import { errorBox, markerText, section, statusBadge, table } from './common';
 
 function loadPanels(run: Run): PanelDef[] {
   const r = { run: run.id };
-  const multiName = (run.names?.length ?? 0) > 1;
+  const quantiles = sel('brink_run_latency_seconds', r, 'quantile=~"0.5|0.95|0.99"');
   return [
     {
       panel: { id: 'rps', title: 'Throughput', unit: 'req/s', empty: 'no seconds stored for this run in this range' },
       queries: () => [
-        ...(multiName ? [{ expr: (s: number) => `sum(${perRunSecond(sel('brink_requests_total', r), s)})`, label: () => 'all requests', colorKey: () => 'all' }] : []),
         { expr: (s) => `sum by (name) (${perRunSecond(sel('brink_requests_total', r), s)})`, label: (m) => m.name || 'requests', colorKey: (m) => `name|${m.name}` },
       ],
+      total: { label: 'all requests', colorKey: 'all', minSeries: 2 },
     },
     {
       panel: { id: 'latency', title: 'Latency per second (all requests)', unit: 'ms' },
-      queries: () =>
-        (['0.5', '0.95', '0.99'] as const).map((q) => ({
-          expr: (s: number) => {
-            const g = sel('brink_run_latency_seconds', { ...r, quantile: q });
-            return s <= 1 ? `max(${g})` : `max(max_over_time(${g}[${s}s]))`;
-          },
-          label: () => `p${Number(q) * 100}`,
-          colorKey: () => `q${q}`,
+      queries: () => [
+        {
+          expr: (s) => (s <= 1 ? `max by (quantile) (${quantiles})` : `max by (quantile) (max_over_time(${quantiles}[${s}s]))`),
+          label: (m) => `p${+(Number(m.quantile) * 100).toFixed(1)}`,
+          colorKey: (m) => `q${m.quantile}`,
           scale: 1000,
           lookback: runGaugeLookback,
-        })),
+        },
+      ],
     },
     {
       panel: { id: 'failures', title: 'Failures', unit: 'per/s' },
@@ -87,8 +85,8 @@ function serviceQueries(service: () => string): PanelDef[] {
       queries: () => [
         { expr: (s) => `sum by (${byC}) (${perSecond(c('container_cpu_usage_seconds_total'), s)})`, label: withHost, colorKey: key },
         { expr: () => `max by (${byC}) (${c('container_spec_cpu_quota')} / ${c('container_spec_cpu_period')}) > 0`, label: (m, n) => `${withHost(m, n)} limit`, colorKey: key, dashed: true },
-        { expr: (s) => `sum(${perSecond(c('container_cpu_usage_seconds_total'), s)})`, label: () => 'all replicas (sum)', colorKey: () => '~sum' },
       ],
+      total: { label: 'all replicas (sum)', colorKey: '~sum', minSeries: 1 },
     },
     {
       panel: { id: 'container-throttling', title: 'CPU throttling (throttled periods / periods)', unit: 'ratio', yMax: 1, height: 130 },
