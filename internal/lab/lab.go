@@ -82,7 +82,7 @@ const (
 	DefaultPortBase = 18080
 	DefaultService  = "web"
 	DefaultOutDir   = "brink-lab-report"
-	DefaultCPUCost  = 500 * time.Microsecond
+	DefaultCPUCost  = time.Millisecond
 	// MaxReplicas bounds how many web replicas the lab (and its
 	// autoscaler) may run, so that their ports can be checked up front.
 	MaxReplicas = 4

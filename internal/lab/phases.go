@@ -46,7 +46,17 @@ type PhaseEnv struct {
 // Companion runs beside a phase's load.
 type Companion interface {
 	// Stop ends it and returns what it did, for the report.
-	Stop(ctx context.Context) ([]string, error)
+	Stop(ctx context.Context) ([]ScalingEvent, error)
+}
+
+// ScalingEvent is something a companion did to the replicas: a decision,
+// a replica joining or leaving the load balancer, a fault.
+type ScalingEvent struct {
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`
+	Message string    `json:"message"`
+	From    int       `json:"from,omitempty"`
+	To      int       `json:"to,omitempty"`
 }
 
 // LoadShape is an offered load: an arrival rate (iterations per second)
@@ -110,22 +120,23 @@ func DefaultPhases() []Phase {
 			Name: "normal", Title: "Normal load", Replicas: 1, InQuick: true, Calibrates: true,
 			Story: "One replica at a comfortable load: the container uses a part of its 0.5 CPU, the host is calm. " +
 				"The CPU it spends per request sizes the next phases.",
-			Duration: 30 * time.Second, QuickDuration: 10 * time.Second,
+			Duration: 30 * time.Second, QuickDuration: 8 * time.Second,
 			Load: func(c float64, d time.Duration) LoadShape { return steady(math.Round(normalLoad*c), d) },
 		},
 		{
 			Name: "overload", Title: "Overload, one replica", Replicas: 1, InQuick: true,
 			Story: "The arrival rate ramps past what one replica can serve. The container pins at its CPU limit and is throttled; " +
 				"throughput stops rising and errors begin.",
-			Duration: 90 * time.Second, QuickDuration: 30 * time.Second,
+			Duration: 90 * time.Second, QuickDuration: 25 * time.Second,
 			Load: overloadRamp,
 		},
 		{
 			Name: "two-replicas", Title: "Same overload, two replicas", Replicas: 2, InQuick: true,
 			Story:    "The same ramp through the load balancer to two replicas: each stays below its limit, throughput keeps rising, errors stay away.",
-			Duration: 90 * time.Second, QuickDuration: 30 * time.Second,
+			Duration: 90 * time.Second, QuickDuration: 25 * time.Second,
 			Load: overloadRamp,
 		},
+		autoscalePhase(),
 	}
 }
 
@@ -161,7 +172,7 @@ func scenarioYAML(phase string, url string, shape LoadShape, timeout time.Durati
 	fmt.Fprintf(&b, "    start_rate: %s\n", rateText(shape.StartRate))
 	b.WriteString("    stages:\n")
 	for _, s := range shape.Stages {
-		fmt.Fprintf(&b, "      - {target: %s, duration: %s}\n", rateText(s.Target), s.Duration)
+		fmt.Fprintf(&b, "      - {target: %s, duration: %s}\n", rateText(s.Target), durationText(s.Duration))
 	}
 	fmt.Fprintf(&b, "    max_vus: %d\n", max(maxVUs, 100))
 	b.WriteString("    graceful_stop: 5s\n")
@@ -171,8 +182,16 @@ func scenarioYAML(phase string, url string, shape LoadShape, timeout time.Durati
 	b.WriteString("        # The seed's web app answered 200 while it was dead: only the body tells.\n")
 	b.WriteString("        check: {status: 200, body_contains: " + helloCheck + "}\n")
 	b.WriteString("options:\n")
-	fmt.Fprintf(&b, "  timeout: %s\n", timeout)
+	fmt.Fprintf(&b, "  timeout: %s\n", durationText(timeout))
 	return b.String()
+}
+
+// durationText writes whole seconds as "90s" rather than "1m30s".
+func durationText(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
 }
 
 func rateText(r float64) string { return fmt.Sprintf("%d", int64(math.Round(r))) }

@@ -59,8 +59,10 @@ type PhaseResult struct {
 	Headline string          `json:"headline"`
 	Analysis analysis.Result `json:"analysis"`
 
-	Notes   []string `json:"notes"`   // the first message of each kind of failure
-	Scaling []string `json:"scaling"` // what a companion (the autoscaler) did
+	Notes   []string       `json:"notes"`   // the first message of each kind of failure
+	Scaling []ScalingEvent `json:"scaling"` // what a companion (the autoscaler) did
+	// ReplicasEnd is how many replicas served when the load ended.
+	ReplicasEnd int `json:"replicas_end"`
 
 	Scenario string                  `json:"scenario"`
 	Timeline []results.TimelinePoint `json:"timeline"`
@@ -92,17 +94,20 @@ type Conclusion struct {
 
 // Report is everything the lab found.
 type Report struct {
-	BrinkVersion string         `json:"brink_version"`
-	Started      time.Time      `json:"started"`
-	Finished     time.Time      `json:"finished"`
-	Quick        bool           `json:"quick"`
-	Setup        Setup          `json:"setup"`
-	Calibration  Calibration    `json:"calibration"`
-	Phases       []*PhaseResult `json:"phases"`
-	Conclusions  []Conclusion   `json:"conclusions"`
-	DashboardURL string         `json:"dashboard_url"`
-	CompareURL   string         `json:"compare_url,omitempty"`
-	Kept         bool           `json:"kept"`
+	BrinkVersion string      `json:"brink_version"`
+	Started      time.Time   `json:"started"`
+	Finished     time.Time   `json:"finished"`
+	Quick        bool        `json:"quick"`
+	Setup        Setup       `json:"setup"`
+	Calibration  Calibration `json:"calibration"`
+	// HostBeforeLoad is the host's CPU use with the stack idle: other
+	// work on the machine that every phase's figures include.
+	HostBeforeLoad *HostLoad      `json:"host_before_load"`
+	Phases         []*PhaseResult `json:"phases"`
+	Conclusions    []Conclusion   `json:"conclusions"`
+	DashboardURL   string         `json:"dashboard_url"`
+	CompareURL     string         `json:"compare_url,omitempty"`
+	Kept           bool           `json:"kept"`
 }
 
 // Phase returns the named phase's result, or nil.
@@ -158,7 +163,8 @@ func conclusions(cfg Config, r *Report) []Conclusion {
 		gain := two.MaxSustainedRPS/over.MaxSustainedRPS - 1
 		out = append(out, Conclusion{
 			Claim: "Two replicas behind the load balancer serve the same overload better: more throughput, fewer failures",
-			Holds: two.MaxSustainedRPS > over.MaxSustainedRPS && two.Peak.ErrorRate < over.Peak.ErrorRate,
+			Holds: two.MaxSustainedRPS > over.MaxSustainedRPS &&
+				(two.Peak.ErrorRate < over.Peak.ErrorRate || two.Peak.ErrorRate == 0 && over.Peak.ErrorRate == 0),
 			Evidence: fmt.Sprintf("max sustained %s req/s with two replicas against %s with one (%+.0f%%); failures at peak load %s against %s",
 				output.FormatRate(two.MaxSustainedRPS), output.FormatRate(over.MaxSustainedRPS), 100*gain, pct(two.Peak.ErrorRate), pct(over.Peak.ErrorRate)),
 		})
@@ -171,7 +177,64 @@ func conclusions(cfg Config, r *Report) []Conclusion {
 				output.FormatCount(over.CheckFailures), target.HelloText, output.FormatCount(over.TargetErrorPages), pct(over.StatusErrorRate), pct(over.ErrorRate)),
 		})
 	}
+	if as := r.Phase("autoscale"); as != nil {
+		out = append(out, autoscaleConclusion(as, over))
+	}
 	return out
+}
+
+// autoscaleConclusion checks that the autoscaler added a replica that
+// served before failures began, and that the ramp then failed less than
+// with one replica alone.
+func autoscaleConclusion(as, over *PhaseResult) Conclusion {
+	c := Conclusion{Claim: "With the autoscaler on, replicas are added before errors begin"}
+	var scaledOut, serving *ScalingEvent
+	for i := range as.Scaling {
+		e := &as.Scaling[i]
+		if e.Kind == "scale_out" && scaledOut == nil {
+			scaledOut = e
+		}
+		// Only a replica that joined after a scale-out is a new one.
+		if e.Kind == "replica_serving" && scaledOut != nil && serving == nil {
+			serving = e
+		}
+	}
+	var firstFailure *results.TimelinePoint
+	for i := range as.Timeline {
+		t := &as.Timeline[i]
+		if t.Requests > 0 && float64(t.Failures) >= 0.01*float64(t.Requests) {
+			firstFailure = t
+			break
+		}
+	}
+	at := func(tm time.Time) string {
+		return fmt.Sprintf("t=%ds", int(tm.Sub(as.Start).Round(time.Second)/time.Second))
+	}
+	var ev []string
+	switch {
+	case scaledOut == nil:
+		ev = append(ev, "the autoscaler did not scale out")
+	default:
+		ev = append(ev, fmt.Sprintf("scaled out at %s (%s)", at(scaledOut.Time), scaledOut.Message))
+	}
+	if serving != nil {
+		ev = append(ev, "a new replica served from "+at(serving.Time))
+	}
+	if firstFailure != nil {
+		ev = append(ev, fmt.Sprintf("failures (1%% or more of a second's requests) began at t=%ds", firstFailure.T))
+	} else {
+		ev = append(ev, "no second had 1% failures or more")
+	}
+	ev = append(ev, fmt.Sprintf("failures at peak load %s with %s replicas", pct(as.Peak.ErrorRate), replicasText(as)))
+	beforeErrors := serving != nil && (firstFailure == nil || firstFailure.Unix >= serving.Time.Unix())
+	better := true
+	if over != nil {
+		better = as.Peak.ErrorRate < over.Peak.ErrorRate
+		ev[len(ev)-1] += fmt.Sprintf(" against %s with one replica alone", pct(over.Peak.ErrorRate))
+	}
+	c.Holds = beforeErrors && better
+	c.Evidence = strings.Join(ev, "; ")
+	return c
 }
 
 func valueOr(p *float64, def float64) float64 {
@@ -220,11 +283,19 @@ func loadTable(r *Report) (head []string, rows [][]string) {
 	head = []string{"phase", "replicas", "peak offered", "max sustained", "p95", "p99", "failed", "by status only"}
 	for _, p := range r.Phases {
 		rows = append(rows, []string{
-			p.Name, fmt.Sprint(p.Replicas), output.FormatRate(p.PeakOfferedRPS) + "/s", output.FormatRate(p.MaxSustainedRPS) + "/s",
+			p.Name, replicasText(p), output.FormatRate(p.PeakOfferedRPS) + "/s", output.FormatRate(p.MaxSustainedRPS) + "/s",
 			msText(p.Peak.P95Ms, p.Peak.Requests), msText(p.Peak.P99Ms, p.Peak.Requests), pct(p.Peak.ErrorRate), pct(p.Peak.StatusErrorRate),
 		})
 	}
 	return head, rows
+}
+
+// replicasText is the replica count, or how it changed during the phase.
+func replicasText(p *PhaseResult) string {
+	if p.ReplicasEnd != 0 && p.ReplicasEnd != p.Replicas {
+		return fmt.Sprintf("%d→%d", p.Replicas, p.ReplicasEnd)
+	}
+	return fmt.Sprint(p.Replicas)
 }
 
 func resourceTable(r *Report) (head []string, rows [][]string) {
@@ -387,8 +458,8 @@ func reportPage(r *Report) report.Page {
 	for _, ph := range r.Phases {
 		var html strings.Builder
 		fmt.Fprintf(&html, `<p><strong>%s</strong></p>`, template.HTMLEscapeString(ph.Headline))
-		for _, n := range ph.Scaling {
-			fmt.Fprintf(&html, `<p class="note">%s</p>`, template.HTMLEscapeString(n))
+		for _, e := range ph.Scaling {
+			fmt.Fprintf(&html, `<p class="note">%s %s</p>`, clock(e.Time.Sub(ph.Start)), template.HTMLEscapeString(e.Message))
 		}
 		for _, n := range ph.Notes {
 			fmt.Fprintf(&html, `<p class="note">first failure: %s</p>`, template.HTMLEscapeString(n))
@@ -410,10 +481,18 @@ func reportPage(r *Report) report.Page {
 		{"load generator", fmt.Sprintf("this brink process, at most %d core(s) (GOMAXPROCS)", r.Setup.GeneratorCores)},
 		{"service URL", r.Setup.ServiceURL},
 		{"calibration", r.Calibration.Text},
+		{"host before load", hostBeforeText(r.HostBeforeLoad)},
 		{"dashboard", r.DashboardURL},
 	}
 	p.Sections = append(p.Sections, report.Section{Title: "Set-up", Tables: []report.Table{textTable("", []string{"", ""}, setup)}})
 	return p
+}
+
+func hostBeforeText(h *HostLoad) string {
+	if h == nil {
+		return "not measured"
+	}
+	return fmt.Sprintf("%.2f of %.0f cores in use with the stack idle (other work on this machine)", h.Used, h.Cores)
 }
 
 func textTable(caption string, head []string, rows [][]string) report.Table {

@@ -216,6 +216,30 @@ type lab struct {
 	phases   []Phase
 	capacity Calibration
 	started  time.Time
+	hostBusy *HostLoad
+}
+
+// HostLoad is the host's CPU use (cores) with nothing of the lab loaded.
+type HostLoad struct {
+	Used  float64 `json:"used_cores"`
+	Cores float64 `json:"cores"`
+}
+
+// hostCPUBeforeLoad asks the monitor how busy the host is while the stack
+// idles, so that a machine shared with other work is reported as such.
+func (l *lab) hostCPUBeforeLoad(ctx context.Context) *HostLoad {
+	w := newWatcher(l.stack.MonitorURL())
+	// The monitor's figure covers its last interval: one sample after it
+	// has run a second is enough.
+	for try := 0; try < 3; try++ {
+		if v, err := w.fetch(ctx); err == nil && v.Host.CPUUsed != nil {
+			return &HostLoad{Used: *v.Host.CPUUsed, Cores: v.Host.CPUs}
+		}
+		if !sleepCtx(ctx, time.Second) {
+			return nil
+		}
+	}
+	return nil
 }
 
 func (l *lab) run(ctx context.Context, eng *engine, exe, haproxy string) (*Report, error) {
@@ -232,6 +256,10 @@ func (l *lab) run(ctx context.Context, eng *engine, exe, haproxy string) (*Repor
 		return nil, err
 	}
 	l.capacity = nominalCapacity(l.cfg)
+	l.hostBusy = l.hostCPUBeforeLoad(ctx)
+	if b := l.hostBusy; b != nil && b.Cores > 0 && b.Used > 0.5*b.Cores {
+		fmt.Fprintf(out, "  warning: the host is already busy before any load: %.1f of %.0f cores in use by other processes; the lab's figures will show it\n", b.Used, b.Cores)
+	}
 	// The generator is this process: bound it so that it cannot take the
 	// CPU the target and the load balancer need on a small machine.
 	prev := runtime.GOMAXPROCS(l.cfg.GeneratorCores)
@@ -253,6 +281,7 @@ func (l *lab) run(ctx context.Context, eng *engine, exe, haproxy string) (*Repor
 		}
 	}
 	rep := buildReport(l.cfg, l.stack, l.capacity, done, l.started)
+	rep.HostBeforeLoad = l.hostBusy
 	fmt.Fprintln(out)
 	writeConsole(out, rep)
 	if err := writeReport(l.cfg.OutDir, rep); err != nil {
@@ -318,7 +347,8 @@ func calibrate(cfg Config, r *PhaseResult) Calibration {
 // while reporting it to the hub, and analyses it.
 func (l *lab) runPhase(ctx context.Context, p Phase) (*PhaseResult, error) {
 	s := l.stack
-	if err := s.ScaleTo(ctx, p.Replicas); err != nil {
+	changed, err := s.ScaleTo(ctx, p.Replicas)
+	if err != nil {
 		return nil, err
 	}
 	d := p.Duration
@@ -335,9 +365,11 @@ func (l *lab) runPhase(ctx context.Context, p Phase) (*PhaseResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Let the monitor see the replicas idle before the load starts.
-	if !sleepCtx(ctx, 2*time.Second) {
-		return nil, ctx.Err()
+	if changed {
+		// Let the monitor find the new replicas before the load starts.
+		if !sleepCtx(ctx, 2*time.Second) {
+			return nil, ctx.Err()
+		}
 	}
 	before := l.targetStats(ctx)
 
@@ -384,7 +416,7 @@ func (l *lab) runPhase(ctx context.Context, p Phase) (*PhaseResult, error) {
 	info := <-runDone
 	prog.done()
 	stopWatch()
-	var scaling []string
+	var scaling []ScalingEvent
 	if companion != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		notes, err := companion.Stop(stopCtx)
@@ -410,9 +442,13 @@ func (l *lab) runPhase(ctx context.Context, p Phase) (*PhaseResult, error) {
 		fmt.Fprintf(l.cfg.Stderr, "warning: the hub has not received the whole %s run: %v\n", p.Name, ferr)
 	}
 	after := l.targetStats(ctx)
+	serving, err := s.Replicas(ctx)
+	if err != nil {
+		return nil, err
+	}
 
 	res := &PhaseResult{
-		Name: p.Name, Title: p.Title, Story: p.Story, Replicas: p.Replicas,
+		Name: p.Name, Title: p.Title, Story: p.Story, Replicas: p.Replicas, ReplicasEnd: len(serving),
 		RunID: run.ID(), RunURL: run.URL(), Scenario: yaml,
 		Start: summary.Start, End: summary.End, PeakOfferedRPS: shape.Peak(),
 		Requests: summary.Requests, Failures: summary.Failures, FailuresByKind: summary.FailuresByKind,

@@ -88,9 +88,6 @@ func (s *Stack) Service() string { return s.cfg.Service }
 // Hostname is the host label the monitor reports this machine under.
 func (s *Stack) Hostname() string { return s.hostname }
 
-// Images are the lab's images.
-func (s *Stack) Images() (brink, target string) { return s.img.Brink, s.img.Target }
-
 // saveState records the stack for cleanup by a later process.
 func (s *Stack) saveState() error { return s.state.write(s.cfg.StateDir) }
 
@@ -143,7 +140,7 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 	if _, err := s.startReplica(ctx, 1); err != nil {
 		return err
 	}
-	step(s.serverName(1), "http://"+loopback(s.ports.Replicas[0]), fmt.Sprintf("%.1f CPU, %s", s.cfg.ReplicaCPUs, formatMiB(s.cfg.ReplicaMemory)), t)
+	step(s.cfg.Service+"-1", "http://"+loopback(s.ports.Replicas[0]), fmt.Sprintf("%.1f CPU, %s", s.cfg.ReplicaCPUs, formatMiB(s.cfg.ReplicaMemory)), t)
 
 	t = time.Now()
 	if s.lbGroup, err = s.layout.createLimitGroup(LBService, s.cfg.LBCPUs, s.cfg.LBMemory); err != nil {
@@ -157,7 +154,7 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 		ServerTimeout: 60 * time.Second, ClientTimeout: 60 * time.Second,
 		Services: []lb.ServiceConfig{{
 			Name: s.cfg.Service, Bind: loopback(s.ports.LB),
-			Servers: []lb.ServerAddr{{Name: s.serverName(1), Addr: loopback(s.ports.Replicas[0])}},
+			Servers: []lb.ServerAddr{{Name: s.replicaName(1), Addr: loopback(s.ports.Replicas[0])}},
 		}},
 	}
 	if s.haproxy, err = startHAProxy(ctx, haproxyBin, s.cfg.StateDir, cfg, s.lbGroup); err != nil {
@@ -198,16 +195,19 @@ func (s *Stack) labels(role, addr string) map[string]string {
 
 const roleWeb = "web"
 
-func (s *Stack) serverName(i int) string { return s.cfg.Service + "-" + strconv.Itoa(i) }
-
-func (s *Stack) replicaContainerName(i int) string { return "brink-lab-" + s.serverName(i) }
+// replicaName names replica i's container and its server in HAProxy
+// alike, as the autoscaler's Docker actuator does, so that the autoscaler
+// recognises the lab's own replicas in the backend.
+func (s *Stack) replicaName(i int) string {
+	return "brink-lab-" + s.cfg.Service + "-" + strconv.Itoa(i)
+}
 
 // startReplica starts web replica i (1-based) on its port and waits until it
 // answers.
 func (s *Stack) startReplica(ctx context.Context, i int) (string, error) {
 	addr := loopback(s.ports.Replicas[i-1])
 	id, err := s.eng.run(ctx, containerSpec{
-		Name: s.replicaContainerName(i), Image: s.img.Target, Labels: s.labels(roleWeb, addr),
+		Name: s.replicaName(i), Image: s.img.Target, Labels: s.labels(roleWeb, addr),
 		Cmd:  []string{"--listen", addr, "--mode", s.cfg.Mode, "--cpu", s.cfg.CPUCost.String()},
 		CPUs: s.cfg.ReplicaCPUs, Memory: s.cfg.ReplicaMemory,
 	})
@@ -215,7 +215,7 @@ func (s *Stack) startReplica(ctx context.Context, i int) (string, error) {
 		return "", err
 	}
 	if err := s.waitHTTP(ctx, id, "http://"+addr+"/healthz", 20*time.Second); err != nil {
-		return "", fmt.Errorf("replica %s: %w", s.replicaContainerName(i), err)
+		return "", fmt.Errorf("replica %s: %w", s.replicaName(i), err)
 	}
 	return addr, nil
 }
@@ -238,15 +238,16 @@ func (s *Stack) Replicas(ctx context.Context) ([]labContainer, error) {
 
 // ScaleTo runs exactly n web replicas behind HAProxy: new ones join the
 // backend once they answer; extra ones are drained, deleted from the
-// backend, then stopped.
-func (s *Stack) ScaleTo(ctx context.Context, n int) error {
+// backend, then stopped. It reports whether the replicas changed.
+func (s *Stack) ScaleTo(ctx context.Context, n int) (changed bool, err error) {
 	if n < 1 || n > MaxReplicas {
-		return fmt.Errorf("replicas %d: the lab runs 1 to %d", n, MaxReplicas)
+		return false, fmt.Errorf("replicas %d: the lab runs 1 to %d", n, MaxReplicas)
 	}
 	current, err := s.Replicas(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
+	changed = len(current) != n
 	used := map[string]bool{}
 	for _, c := range current {
 		used[c.Addr] = true
@@ -257,21 +258,21 @@ func (s *Stack) ScaleTo(ctx context.Context, n int) error {
 			continue
 		}
 		if _, err := s.startReplica(ctx, i); err != nil {
-			return err
+			return changed, err
 		}
-		if err := s.haproxy.api.AddServer(ctx, s.cfg.Service, s.serverName(i), addr); err != nil {
-			return fmt.Errorf("adding %s to HAProxy: %w", s.serverName(i), err)
+		if err := s.haproxy.api.AddServer(ctx, s.cfg.Service, s.replicaName(i), addr); err != nil {
+			return changed, fmt.Errorf("adding %s to HAProxy: %w", s.replicaName(i), err)
 		}
 		used[addr] = true
 		current = append(current, labContainer{Addr: addr})
-		fmt.Fprintf(s.log, "  started %s at %s and added it to the load balancer\n", s.replicaContainerName(i), addr)
+		fmt.Fprintf(s.log, "  started %s at %s and added it to the load balancer\n", s.replicaName(i), addr)
 	}
 	if len(current) <= n {
-		return nil
+		return changed, nil
 	}
 	servers, err := s.haproxy.api.Servers(ctx, s.cfg.Service)
 	if err != nil {
-		return err
+		return changed, err
 	}
 	byAddr := map[string]string{}
 	for _, sv := range servers {
@@ -282,21 +283,21 @@ func (s *Stack) ScaleTo(ctx context.Context, n int) error {
 	for _, c := range current[n:] {
 		if name, ok := byAddr[c.Addr]; ok {
 			if err := s.haproxy.api.Drain(ctx, s.cfg.Service, name); err != nil {
-				return err
+				return changed, err
 			}
 			if _, err := s.haproxy.api.WaitIdle(ctx, s.cfg.Service, name, 5*time.Second); err != nil {
-				return err
+				return changed, err
 			}
 			if err := s.haproxy.api.DeleteServer(ctx, s.cfg.Service, name); err != nil {
-				return err
+				return changed, err
 			}
 		}
 		if err := s.eng.stop(ctx, c.ID, 2*time.Second); err != nil {
-			return err
+			return changed, err
 		}
 		fmt.Fprintf(s.log, "  drained and stopped %s\n", c.Name)
 	}
-	return nil
+	return changed, nil
 }
 
 // waitHTTP waits until url answers 200, failing early (with the
