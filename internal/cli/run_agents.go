@@ -152,6 +152,10 @@ func runWithAgents(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags
 	fmt.Fprintln(env.Stdout)
 	output.WriteSummaryTable(env.Stdout, &summary)
 	writeAgentSummary(env.Stdout, result, view.lastRows(), af.onLoss)
+	if late := summary.Requests - view.liveRequests(); late > 0 {
+		fmt.Fprintf(env.Stdout, "note: %s requests reached the hub after their second was shown live (an agent's link was down); the summary has every one\n",
+			output.FormatCount(late))
+	}
 
 	var writeErrs []error
 	for _, p := range outs.json {
@@ -270,6 +274,7 @@ type agentView struct {
 	rows     []*brinkv1.AgentRow
 	events   []string
 	drawn    int               // lines of agent rows under the progress block
+	requests int64             // requests in the seconds shown live
 	shown    map[string]string // plain mode: each agent's last printed state
 	finished bool
 }
@@ -315,6 +320,7 @@ func (v *agentView) update(u *brinkv1.RunUpdate) {
 		if v.startNs == 0 {
 			start = time.Unix(s.T, 0)
 		}
+		v.requests += s.Total().Requests
 		v.beforeProgress()
 		v.progress.Second(s, time.Unix(s.T+1, 0).Sub(start))
 		v.afterProgress()
@@ -456,6 +462,12 @@ func (v *agentView) done() {
 	v.beforeProgress()
 	v.progress.Done()
 	v.afterProgress()
+}
+
+func (v *agentView) liveRequests() int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.requests
 }
 
 func (v *agentView) lastRows() []*brinkv1.AgentRow {
