@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for b in bench/load.sh bench/monitor.sh bench/hub.sh bench/agents.sh; do
+for b in bench/load.sh bench/monitor.sh bench/hub.sh bench/agents.sh bench/autoscale.sh; do
   [[ -f "$b" ]] || continue
   echo "== $b"
   bash "$b" || { echo "$b failed" >&2; status=1; }
