@@ -286,3 +286,26 @@ func TestRunBodyFromStdin(t *testing.T) {
 		t.Fatalf("server saw %v", got)
 	}
 }
+
+func TestRunHTTP2(t *testing.T) {
+	var mu sync.Mutex
+	protos := map[string]int{}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		protos[r.Proto]++
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.Protocols = &protocols
+	srv.Start()
+	defer srv.Close()
+	r := runBrink(t, nil, "", "run", "--url", srv.URL, "--http2", "--vus", "4", "--iterations", "40")
+	mu.Lock()
+	defer mu.Unlock()
+	if r.code != ExitOK || protos["HTTP/2.0"] != 40 {
+		t.Fatalf("exit %d, protocols seen %v\n%s", r.code, protos, r.stderr)
+	}
+}

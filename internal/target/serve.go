@@ -66,7 +66,11 @@ func Serve(ctx context.Context, addr string, cfg Config, log io.Writer, ready fu
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	// HTTP/1.1, and HTTP/2 with prior knowledge for `brink run --http2`.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, Protocols: &protocols}
 	fmt.Fprintf(log, "brink-target: mode %s, listening on http://%s\n", srv.cfg.Mode, ln.Addr())
 	if ready != nil {
 		ready(ln.Addr())
