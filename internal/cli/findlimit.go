@@ -49,8 +49,9 @@ The load is one URL (--url) or a scenario file, whose scenarios are all turned i
 constant-arrival-rate executors sharing the rate (in proportion to their own rates, or
 equally). Without --slo, the file's thresholds are the SLOs.
 
-If the load generator itself saturates (its CPU at its limit, or its VU pool out while
-responses stay fast), the search stops there and says so: the target sustains at least
+If the load generator itself saturates (its CPU at its limit, its VU pool out while
+responses stay fast, or its sends so late that the lateness alone is half of a broken latency
+limit), the search stops there and says so: the target sustains at least
 that rate, and the limit is the generator's, not the target's.
 
 With --hub, the search is recorded in the hub as one run whose labels carry the capacity

@@ -474,10 +474,34 @@ func judge(cfg Config, n int, phase string, rate float64, run *StepRun) Step {
 	case st.Dropped > 0 && latencySLOsHeld(cfg.SLOs, st.SLOs):
 		st.GeneratorLimited = true
 		st.Note = fmt.Sprintf("%d iterations were dropped (no free VU) while responses stayed fast: the VU pool is too small for this rate", st.Dropped)
+	case !st.OK && lateSends(cfg.SLOs, st.SLOs, st.JitterP99Ms):
+		st.GeneratorLimited = true
+		st.Note = fmt.Sprintf("broke %s, but the generator started iterations up to %.1f ms late (p99), at least half the latency limit: the latency measured its own lateness",
+			brokenList(st.SLOs), st.JitterP99Ms)
 	case !st.OK:
 		st.Note = "broke " + brokenList(st.SLOs)
 	}
 	return st
+}
+
+// lateSends reports whether every broken SLO is a latency limit that the
+// generator's own send lateness (latency counts from the scheduled send
+// time) already used half of.
+func lateSends(ts []threshold.Threshold, rs []results.ThresholdResult, jitterMs float64) bool {
+	if jitterMs <= 0 {
+		return false
+	}
+	broken := 0
+	for i, t := range ts {
+		if rs[i].OK {
+			continue
+		}
+		broken++
+		if t.Kind != threshold.Latency || jitterMs < t.Limit/2 {
+			return false
+		}
+	}
+	return broken > 0
 }
 
 func latencySLOsHeld(ts []threshold.Threshold, rs []results.ThresholdResult) bool {

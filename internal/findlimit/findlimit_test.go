@@ -30,7 +30,10 @@ type queueModel struct {
 	// flakyAt is a rate whose first step is disturbed (as by a neighbour
 	// on a shared machine): its latency is a second longer.
 	flakyAt float64
-	rates   []float64
+	// lateFrom is the rate from which the generator starts iterations
+	// 80 ms late, and that lateness is in the latency.
+	lateFrom float64
+	rates    []float64
 }
 
 func (m *queueModel) RunStep(_ context.Context, rate float64, d time.Duration, onSecond func(*results.Second)) (*StepRun, error) {
@@ -49,6 +52,10 @@ func (m *queueModel) RunStep(_ context.Context, rate float64, d time.Duration, o
 		lat := m.base + wait
 		if rate == m.flakyAt && len(m.rates) > 0 && countRate(m.rates, rate) == 1 {
 			lat += time.Second
+		}
+		if m.lateFrom > 0 && rate >= m.lateFrom {
+			lat += 80 * time.Millisecond
+			run.JitterP99Ms = 80
 		}
 		if m.poolMax > 0 && rate > m.poolMax {
 			sec.Dropped = int64(rate - m.poolMax)
@@ -138,6 +145,10 @@ func TestSearchAgainstAQueueModel(t *testing.T) {
 			cfg:   Config{Start: 100, StepDuration: 5 * time.Second},
 			// 1600/s still held while the generator saturated: it counts.
 			limitedBy: "generator", min: 1600, max: 1600},
+		{name: "latency broken by the generator's own lateness",
+			model:     queueModel{capacity: 5000, base: 30 * time.Millisecond, lateFrom: 1600},
+			cfg:       Config{Start: 100, StepDuration: 5 * time.Second},
+			limitedBy: "generator", min: 800, max: 800},
 		{name: "the VU pool drops iterations while responses stay fast",
 			model:     queueModel{capacity: 5000, base: 5 * time.Millisecond, poolMax: 700},
 			cfg:       Config{Start: 100, StepDuration: 5 * time.Second},
