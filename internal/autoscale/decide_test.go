@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/brinkhq/brink/internal/autoscale/actuator"
 )
 
 var t0 = time.Date(2026, 11, 24, 19, 0, 0, 0, time.UTC)
@@ -234,5 +236,34 @@ func TestDecideSequence(t *testing.T) {
 		if changes[i] != want[i] {
 			t.Fatalf("changes %v, want %v", changes, want)
 		}
+	}
+}
+
+func TestVictims(t *testing.T) {
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	reps := []actuator.Replica{
+		{Name: "web-1", Created: at(0)}, {Name: "web-2", Created: at(10)},
+		{Name: "web-3", Created: at(20)}, {Name: "web-4", Created: at(30)},
+	}
+	tests := []struct {
+		name string
+		inLB map[string]bool
+		n    int
+		want string
+	}{
+		{"newest first", map[string]bool{"web-1": true, "web-2": true, "web-3": true, "web-4": true}, 2, "web-4 web-3"},
+		{"not serving first", map[string]bool{"web-1": true, "web-3": true, "web-4": true}, 2, "web-2 web-4"},
+		{"more than there are", map[string]bool{}, 9, "web-4 web-3 web-2 web-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var names []string
+			for _, r := range victims(reps, tt.inLB, tt.n) {
+				names = append(names, r.Name)
+			}
+			if got := strings.Join(names, " "); got != tt.want {
+				t.Fatalf("victims %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
