@@ -565,3 +565,8 @@ func (s *syncBuffer) String() string {
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+// testQuietLog logs warnings and errors only, for tests with many agents.
+func testQuietLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
