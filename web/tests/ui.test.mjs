@@ -230,6 +230,7 @@ test('run page: load and the target service on one time axis; hover, zoom, pin, 
   assert.equal(await page.locator('[data-tile="requests"] .tile-value').innerText(), run.totals.requests.toLocaleString('en-US'));
   const cpu = await legendValues(page, 'container-cpu');
   assert.ok(cpu.some((s) => s.series.endsWith('limit') && s.value === '0.5000 cores'), `CPU limits: ${JSON.stringify(cpu)}`);
+  assert.equal(cpu.filter((s) => s.series === 'all replicas (sum)').length, 1, `service sum: ${JSON.stringify(cpu)}`);
   const mem = await legendValues(page, 'container-memory');
   assert.ok(mem.some((s) => s.series.endsWith('limit') && s.value === '256.00 MiB'), `memory limits: ${JSON.stringify(mem)}`);
   assert.equal(await page.locator('[data-table="events"] tr[data-kind="run_started"]').count(), 1);
@@ -256,6 +257,13 @@ test('run page: load and the target service on one time axis; hover, zoom, pin, 
   assert.equal(q.result.length, 1);
   const exact = Number(q.result[0].value[1]);
   assert.equal(shown[0].value, `${exact.toLocaleString('en-US', { maximumFractionDigits: 2 })} req/s`, `legend at ${x}`);
+  // The service's sum is the sum of its replicas at the hovered second.
+  const cores = (text) => Number(text.replace(' cores', ''));
+  const atCursor = await legendValues(page, 'container-cpu');
+  const sum = atCursor.find((s) => s.series === 'all replicas (sum)');
+  const replicas = atCursor.filter((s) => s.series.startsWith('brink-ui-web-') && !s.series.endsWith('limit'));
+  assert.equal(replicas.length, 2, JSON.stringify(atCursor));
+  assert.ok(Math.abs(cores(sum.value) - replicas.reduce((a, s) => a + (s.value === '–' ? 0 : cores(s.value)), 0)) <= 2e-4, JSON.stringify(atCursor));
   await screenshot(page, 'run-hover');
 
   // Drag to zoom: every chart, the URL and the time bar take the new range.

@@ -66,6 +66,7 @@ function servicePanels(service: () => string): PanelDef[] {
   return serviceQueries(service).map((d) => {
     const emptyText = typeof d.panel.empty === 'string' ? d.panel.empty : 'no data in this range';
     return {
+      ...d,
       panel: { ...d.panel, empty: () => (service() ? emptyText : 'no service chosen: pick one above') },
       // With no service there is nothing to select: service="" would match
       // every container that has no service label.
