@@ -40,6 +40,7 @@ type config struct {
 	arrivalRate        int
 	manyVUs            int
 	manyVUsFor         time.Duration
+	soakFor            time.Duration
 	work               string
 }
 
@@ -54,6 +55,7 @@ func main() {
 	flag.IntVar(&c.arrivalRate, "arrival-rate", 10000, "arrival rate per second")
 	flag.IntVar(&c.manyVUs, "vus", 10000, "VUs for the concurrency run")
 	flag.DurationVar(&c.manyVUsFor, "vus-duration", 10*time.Second, "length of the concurrency run")
+	flag.DurationVar(&c.soakFor, "soak-duration", 60*time.Second, "length of the memory soak run (0 skips it)")
 	flag.Parse()
 	work, err := os.MkdirTemp("", "brink-loadbench-")
 	if err != nil {
@@ -64,7 +66,7 @@ func main() {
 
 	fmt.Printf("machine: %d CPUs, load average before: %s\n", runtime.NumCPU(), loadavg())
 	var rows []row
-	for _, step := range []func(config) ([]row, error){throughput, manyVUs, arrival, stall} {
+	for _, step := range []func(config) ([]row, error){throughput, manyVUs, arrival, stall, soak} {
 		r, err := step(c)
 		if err != nil {
 			fail(err)
@@ -490,4 +492,93 @@ func stall(c config) ([]row, error) {
 		{"target stalls 1 s: closed model (50 VUs, 8 s)", fmt.Sprintf("p99 %.2f ms, max %.0f ms", closed.p99, closed.max), "wrk: p99 hides it, max shows it", "max shows it, p99 does not",
 			verdict(closed.max >= 900 && closed.p99 < 500)},
 	}, nil
+}
+
+// soak runs 200 VUs with several request names and samples brink's RSS:
+// per-second histograms are swapped and reset, so memory must stay flat.
+func soak(c config) ([]row, error) {
+	if c.soakFor <= 0 {
+		return nil, nil
+	}
+	t, err := startTarget(c)
+	if err != nil {
+		return nil, err
+	}
+	defer t.stop()
+	scenarioFile := filepath.Join(c.work, "soak.yaml")
+	spec := fmt.Sprintf(`scenarios:
+  soak:
+    vus: 200
+    duration: %ds
+    steps:
+      - {name: home, url: "%s"}
+      - {name: items, url: "%sitems"}
+      - {name: cart, url: "%scart", check: {status: 200}}
+`, int(c.soakFor.Seconds()), t.url(), t.url(), t.url())
+	if err := os.WriteFile(scenarioFile, []byte(spec), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("taskset", "-c", "0", c.brink, "run", scenarioFile)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var samples []int64 // KiB
+	tick := time.NewTicker(c.soakFor / 12)
+	defer tick.Stop()
+	deadline := time.After(c.soakFor + 2*time.Minute)
+wait:
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return nil, fmt.Errorf("soak run: %w", err)
+			}
+			break wait
+		case <-tick.C:
+			if kb := rssKiB(cmd.Process.Pid, "RssAnon:"); kb > 0 {
+				samples = append(samples, kb)
+			}
+		case <-deadline:
+			cmd.Process.Kill()
+			return nil, errors.New("soak run did not finish")
+		}
+	}
+	if len(samples) < 4 {
+		return nil, fmt.Errorf("only %d RSS samples", len(samples))
+	}
+	// Compare the second sample (warmed up) with the last.
+	early, late := samples[1], samples[len(samples)-1]
+	growth := float64(late-early) / float64(early)
+	fmt.Printf("soak %v, 200 VUs, 3 request names: anonymous RSS samples (MiB) %v\n", c.soakFor, mib(samples))
+	return []row{{fmt.Sprintf("anonymous memory (RssAnon) over a %v run (200 VUs, 3 names)", c.soakFor),
+		fmt.Sprintf("%d MiB after warm-up, %d MiB at the end (%+.1f%%)", early/1024, late/1024, growth*100), "", "flat",
+		verdict(growth < 0.10)}}, nil
+}
+
+// rssKiB reads one of the memory fields of /proc/PID/status. RssAnon is
+// the process's own memory; VmRSS also counts the pages of its binary.
+func rssKiB(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
+			var kb int64
+			fmt.Sscan(f[1], &kb)
+			return kb
+		}
+	}
+	return 0
+}
+
+func mib(kib []int64) []int64 {
+	out := make([]int64, len(kib))
+	for i, k := range kib {
+		out[i] = k / 1024
+	}
+	return out
 }
