@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -267,4 +268,66 @@ func runBriefly(t *testing.T, a *agent.Agent) error {
 		t.Fatal("the agent was not refused within 10s")
 	}
 	return err
+}
+
+// TestGeneratorSaturationIsReported: an agent whose VU pool runs dry, and
+// one whose CPU stays above 90 %, are reported saturated: on the run's
+// timeline, in its result and in the agents' rows, so that generator
+// limits are never read as the target's.
+func TestGeneratorSaturationIsReported(t *testing.T) {
+	tg := startTarget(t, target.Config{Latency: 300 * time.Millisecond})
+	h := startHub(t, "")
+	startAgent(t, agent.Options{HubURL: h.url(), Name: "a-pool"})
+	startAgent(t, agent.Options{HubURL: h.url(), Name: "b-cpu", CPU: func() float64 { return 0.97 }})
+	waitAgents(t, h.url(), 2)
+	// 20/s per agent with a 300 ms target needs about 6 VUs; each agent's
+	// pool has 2. Agent b-cpu also reports a hot CPU.
+	path := scenarioFile(t, `    executor: constant-arrival-rate
+    rate: 40
+    duration: 5s
+    pre_allocated_vus: 2
+    max_vus: 4`)
+	rr := startRun(t, h.url(), "", startRequest(t, path, tg.url, 2, coord.PolicyContinue))
+	res := rr.wait(t)
+	if !slices.Equal(res.SaturatedAgents, []string{"a-pool", "b-cpu"}) {
+		t.Errorf("saturated agents %v, want a-pool and b-cpu", res.SaturatedAgents)
+	}
+	for _, name := range []string{"a-pool", "b-cpu"} {
+		if !rr.seen.hasEvent(coord.KindAgentSaturated, name) {
+			t.Errorf("no agent_saturated event for %s: %v", name, rr.seen.events)
+		}
+	}
+	var ra coord.RunAgentsJSON
+	getJSON(t, h.url()+"/api/v1/runs/"+rr.id+"/agents", &ra)
+	for _, a := range ra.Agents {
+		if !a.Saturated || a.SaturationReason == "" {
+			t.Errorf("row %s: saturated %v %q", a.Name, a.Saturated, a.SaturationReason)
+		}
+		if a.Name == "a-pool" && !strings.Contains(a.SaturationReason, "dropped") {
+			t.Errorf("a-pool saturated because %q, want dropped iterations", a.SaturationReason)
+		}
+		t.Logf("%s: %s", a.Name, a.SaturationReason)
+	}
+	if sum := summaryOf(t, res); sum.Dropped == 0 {
+		t.Error("no dropped iterations recorded")
+	}
+
+	// With pools large enough, only the hot CPU saturates.
+	waitAgents(t, h.url(), 2)
+	path = scenarioFile(t, `    executor: constant-arrival-rate
+    rate: 40
+    duration: 5s
+    pre_allocated_vus: 20
+    max_vus: 40`)
+	rr = startRun(t, h.url(), "", startRequest(t, path, tg.url, 2, coord.PolicyContinue))
+	res = rr.wait(t)
+	if !slices.Equal(res.SaturatedAgents, []string{"b-cpu"}) {
+		t.Errorf("saturated agents %v, want b-cpu", res.SaturatedAgents)
+	}
+	getJSON(t, h.url()+"/api/v1/runs/"+rr.id+"/agents", &ra)
+	for _, a := range ra.Agents {
+		if a.Name == "b-cpu" && !strings.Contains(a.SaturationReason, "CPU at 97%") {
+			t.Errorf("b-cpu saturated because %q, want its CPU", a.SaturationReason)
+		}
+	}
 }
