@@ -413,7 +413,7 @@ func agentRowText(r *brinkv1.AgentRow) string {
 	if r.Link == coord.LinkLost {
 		state = fmt.Sprintf("lost %s", (time.Duration(r.SilentMs) * time.Millisecond).Round(100*time.Millisecond))
 	}
-	text := fmt.Sprintf("  %-14s %-10s vus %-6s rps %-7s err %-6s cpu %3.0f%%", r.Name, state,
+	text := fmt.Sprintf("  %-12s %-9s vus %-5s rps %-6s err %-5s cpu %3.0f%%", r.Name, state,
 		output.FormatCount(st.GetVus()), output.FormatCount(st.GetRequests()),
 		output.FormatPercent(failureShare(st.GetFailures(), st.GetRequests())), st.GetCpu()*100)
 	if pending := st.GetProducedSequence() - min(st.GetAckedSequence(), st.GetProducedSequence()); pending > 1 {
