@@ -92,11 +92,15 @@ func TestMultiHostInNetworkNamespaces(t *testing.T) {
 
 	// Once the run is under way, cut agent2's link to the hub; its link
 	// to the target stays up.
-	n.waitFor(30*time.Second, "the run to start", func() bool { return strings.Contains(n.get("hub", "http://127.0.0.1:9339/api/v1/events?kind=agents_started"), "agents_started") })
+	n.waitFor(30*time.Second, "the run to start", func() bool {
+		return strings.Contains(n.get("hub", "http://127.0.0.1:9339/api/v1/events?kind=agents_started"), "agents_started")
+	})
 	time.Sleep(3 * time.Second)
 	cut := time.Now()
 	n.run("agent2", "ip", "link", "set", n.veth("agent2", "hub"), "down")
-	n.waitFor(10*time.Second, "agent2 to be marked lost", func() bool { return strings.Contains(n.get("hub", "http://127.0.0.1:9339/api/v1/events?kind=agent_lost"), "agent2") })
+	n.waitFor(10*time.Second, "agent2 to be marked lost", func() bool {
+		return strings.Contains(n.get("hub", "http://127.0.0.1:9339/api/v1/events?kind=agent_lost"), "agent2")
+	})
 	time.Sleep(8*time.Second - time.Since(cut))
 	n.run("agent2", "ip", "link", "set", n.veth("agent2", "hub"), "up")
 

@@ -128,7 +128,7 @@ func TestBundle(t *testing.T) {
 	dir := t.TempDir()
 	sub := filepath.Join(dir, "tests")
 	for name, content := range map[string]string{
-		"tests/users.csv": "name\nann\nbob\n",
+		"tests/users.csv":  "name\nann\nbob\n",
 		"shared/body.json": `{"x":1}`,
 		"tests/s.yaml": `feeds:
   users: {file: users.csv}

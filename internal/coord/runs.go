@@ -144,8 +144,8 @@ func (r *drun) statusLocked(c *Coordinator, m *member, st *brinkv1.AgentStatus, 
 	if st.State == brinkv1.AgentState_AGENT_STATE_FAILED && prev != brinkv1.AgentState_AGENT_STATE_FAILED {
 		r.note(c, KindAgentFailed, m.name, m.hostname, fmt.Sprintf("agent %s cannot run its share: %s", m.name, st.Error), now)
 	}
-	if st.FirstIterationUnixNs != 0 {
-		r.dirty = r.dirty || prev != st.State
+	if prev != st.State {
+		r.dirty = true // a restarted hub should know how far each agent got
 	}
 }
 
