@@ -97,8 +97,19 @@ func (ru *run) resetState() {
 	}
 }
 
+// dropState frees the histograms of a run that ended; its figures stay in
+// meta, and the seconds log is read again if the run is ever touched.
+func (ru *run) dropState() {
+	ru.saveSourcesToMeta()
+	ru.replayed = false
+	ru.pending, ru.cum, ru.byName, ru.overall = nil, nil, nil, nil
+	for _, s := range ru.sources {
+		s.seen, s.above = nil, nil
+	}
+}
+
 func (ru *run) addSource(sm SourceMeta) *sourceState {
-	s := &sourceState{meta: sm, seen: map[int64]struct{}{}, above: map[uint64]struct{}{}}
+	s := &sourceState{meta: sm, seen: map[int64]struct{}{}, above: map[uint64]struct{}{}, lastSecond: sm.LastSecond}
 	ru.sources[sm.Source] = s
 	ru.sourceOrder = append(ru.sourceOrder, sm.Source)
 	return s
@@ -125,6 +136,10 @@ func (ru *run) ensureReplayed() {
 		return
 	}
 	ru.replayed = true
+	// The log is counted again from the start.
+	for i := range ru.meta.Sources {
+		ru.meta.Sources[i].Seconds, ru.meta.Sources[i].LastSecond = 0, 0
+	}
 	ru.resetState()
 	_, _ = scanSecondsLog(ru.logPath(), func(rec *brinkv1.PushSecondsRequest) error {
 		src := ru.sources[rec.Source]
@@ -173,6 +188,8 @@ func (ru *run) closeLog() {
 func (ru *run) absorb(src *sourceState, s *results.Second) {
 	src.seen[s.T] = struct{}{}
 	src.lastSecond = max(src.lastSecond, s.T)
+	src.meta.Seconds++
+	src.meta.LastSecond = src.lastSecond
 	if ru.firstSecond == 0 || s.T < ru.firstSecond {
 		ru.firstSecond = s.T
 	}
@@ -330,17 +347,17 @@ func (ru *run) keepFigures() {
 	if !ru.replayed {
 		return
 	}
-	t := ru.totalsOf(ru.overall)
+	t := ru.totalsOf(ru.overall, true)
 	ru.meta.Totals = &t
 	ru.meta.ByName = map[string]Totals{}
 	for name, st := range ru.byName {
-		ru.meta.ByName[name] = ru.totalsOf(st)
+		ru.meta.ByName[name] = ru.totalsOf(st, true)
 	}
 	ru.meta.Names = slices.Sorted(maps.Keys(ru.byName))
 	ru.meta.FirstSecond, ru.meta.LastSecond = ru.firstSecond, ru.lastSecond
 }
 
-func (ru *run) totalsOf(st *results.Stats) Totals {
+func (ru *run) totalsOf(st *results.Stats, withLatency bool) Totals {
 	t := Totals{Requests: st.Requests, Failures: st.FailureCount()}
 	if secs := ru.lastSecond - ru.firstSecond + 1; ru.firstSecond > 0 && secs > 0 {
 		t.RPS = float64(st.Requests) / float64(secs)
@@ -356,18 +373,22 @@ func (ru *run) totalsOf(st *results.Stats) Totals {
 			t.ByKind[results.FailureKind(k).String()] = n
 		}
 	}
-	if st.Latency.Count() > 0 {
+	if withLatency && st.Latency.Count() > 0 {
 		l := results.LatencyOf(st.Latency)
 		t.LatencyMs = &l
 	}
 	return t
 }
 
-func (ru *run) saveMeta() error {
+func (ru *run) saveSourcesToMeta() {
 	ru.meta.Sources = ru.meta.Sources[:0]
 	for _, name := range ru.sourceOrder {
 		ru.meta.Sources = append(ru.meta.Sources, ru.sources[name].meta)
 	}
+}
+
+func (ru *run) saveMeta() error {
+	ru.saveSourcesToMeta()
 	b, err := json.MarshalIndent(ru.meta, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode run %s: %w", ru.meta.ID, err)
@@ -451,7 +472,6 @@ type View struct {
 // SourceView is a reporter as the API shows it.
 type SourceView struct {
 	SourceMeta
-	Seconds      int    `json:"seconds"`
 	LastSecondMs *int64 `json:"last_second_ms"`
 }
 
@@ -474,12 +494,12 @@ func (ru *run) view(full bool) View {
 	lastSecond := m.LastSecond
 	if ru.replayed {
 		lastSecond = ru.lastSecond
-		v.Totals = ru.totalsOf(ru.overall)
+		v.Totals = ru.totalsOf(ru.overall, full)
 		v.Names = slices.Sorted(maps.Keys(ru.byName))
 		if full {
 			v.ByName = map[string]Totals{}
 			for name, st := range ru.byName {
-				v.ByName[name] = ru.totalsOf(st)
+				v.ByName[name] = ru.totalsOf(st, true)
 			}
 		}
 	} else {
@@ -500,9 +520,9 @@ func (ru *run) view(full bool) View {
 	}
 	for _, name := range ru.sourceOrder {
 		s := ru.sources[name]
-		sv := SourceView{SourceMeta: s.meta, Seconds: len(s.seen)}
-		if s.lastSecond > 0 {
-			ms := (s.lastSecond + 1) * 1000
+		sv := SourceView{SourceMeta: s.meta}
+		if s.meta.LastSecond > 0 {
+			ms := (s.meta.LastSecond + 1) * 1000
 			sv.LastSecondMs = &ms
 		}
 		v.Sources = append(v.Sources, sv)

@@ -96,6 +96,9 @@ type SourceMeta struct {
 	FinishedMs   int64  `json:"finished_ms,omitempty"`
 	LastSequence uint64 `json:"last_sequence,omitempty"`
 	Complete     *bool  `json:"complete,omitempty"`
+	// Seconds held from this source and the newest of them (Unix seconds).
+	Seconds    int   `json:"seconds"`
+	LastSecond int64 `json:"last_second,omitempty"`
 }
 
 // Totals are a run's (or one request name's) figures over every stored
@@ -414,6 +417,7 @@ func (r *Registry) endRun(ctx context.Context, ru *run, now time.Time, status st
 		r.log.Error("saving run", "run", ru.meta.ID, "err", err)
 	}
 	ru.closeLog()
+	ru.dropState()
 	if r.events == nil {
 		return
 	}
@@ -429,8 +433,8 @@ func (r *Registry) endRun(ctx context.Context, ru *run, now time.Time, status st
 	if ru.meta.ThresholdsOK != nil {
 		e.Fields["thresholds_ok"] = fmt.Sprint(*ru.meta.ThresholdsOK)
 	}
-	if ru.overall.Requests > 0 {
-		e.Fields["requests"] = fmt.Sprint(ru.overall.Requests)
+	if t := ru.meta.Totals; t != nil && t.Requests > 0 {
+		e.Fields["requests"] = fmt.Sprint(t.Requests)
 	}
 	_, _ = r.events.Append(e)
 }

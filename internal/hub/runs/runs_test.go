@@ -3,6 +3,7 @@ package runs
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"path/filepath"
 	"sync"
@@ -195,7 +196,8 @@ func TestSingleSourceRunIsStoredAndExact(t *testing.T) {
 		t.Fatalf("window latency %+v, want count %d p99 %d", lat, window.Count(), window.Quantile(0.99))
 	}
 	evs := f.events.List(events.Query{Run: "r1"})
-	if len(evs) != 2 || evs[0].Kind != events.KindRunFinished || evs[1].Kind != events.KindRunStarted {
+	if len(evs) != 2 || evs[0].Kind != events.KindRunFinished || evs[1].Kind != events.KindRunStarted ||
+		evs[0].Fields["requests"] != fmt.Sprint(wantRequests) {
 		t.Fatalf("events %+v", evs)
 	}
 
@@ -206,12 +208,18 @@ func TestSingleSourceRunIsStoredAndExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Totals.Requests != wantRequests || again.Status != StatusFinished || again.Scenario != "steps: [GET /]" {
+	if again.Totals.Requests != wantRequests || again.Status != StatusFinished || again.Scenario != "steps: [GET /]" ||
+		again.Sources[0].Seconds != 10 || *again.Sources[0].LastSecondMs != (t0+10)*1000 || again.Totals.LatencyMs.P99 != v1.Totals.LatencyMs.P99 {
 		t.Fatalf("after restart: %+v", again)
 	}
 	lat2, err := f.reg.Latency(LatencyQuery{ID: "r1"})
 	if err != nil || lat2.Count != want.Count() || lat2.Quantiles[3].Us != want.Quantile(0.99) {
 		t.Fatalf("whole-run latency after restart %+v %v", lat2, err)
+	}
+	// A resend that arrives after the run ended is recognised as such.
+	push(t, f.reg, "r1", "laptop", 1, second(t0, "home", 100, 7))
+	if again, _ := f.reg.Get("r1"); again.Totals.Requests != wantRequests {
+		t.Fatalf("a late resend was counted again: %d requests", again.Totals.Requests)
 	}
 	list, _ := f.reg.List(ListQuery{Q: "SHOP"})
 	if len(list) != 1 || list[0].Scenario != "" {
