@@ -336,6 +336,12 @@ test('runs list is searchable and compare overlays two runs on relative time', a
     rps.map((s) => s.series),
     [`A: ${urls[0]}`, `B: ${urls[1]}`],
   );
+  // Runs that named no target service are compared on a service chosen in the URL.
+  if (!(await hubGet(hub, `/api/v1/runs/${encodeURIComponent(runIds.a)}`)).target_service) {
+    await page.goto(`${page.url()}&service=${encodeURIComponent(svc)}`);
+  }
+  await waitPanelSeries(page, 'service-cpu', 4);
+  await waitPanelSeries(page, 'replicas', 2);
   const requests = await page.locator('[data-table="compare"] tr', { hasText: 'requests' }).locator('td').allInnerTexts();
   const [ra, rb] = await Promise.all([runIds.a, runIds.b].map((id) => hubGet(hub, `/api/v1/runs/${encodeURIComponent(id)}`)));
   assert.deepEqual(requests.slice(0, 2), [ra.totals.requests.toLocaleString('en-US'), rb.totals.requests.toLocaleString('en-US')]);

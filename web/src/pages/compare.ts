@@ -17,12 +17,14 @@ interface CompareDef {
   title: string;
   unit: Unit;
   height?: number;
-  query: (run: Run) => SeriesQuery | null;
-  limit?: (run: Run) => SeriesQuery | null;
+  // service is the run's target service, or the one chosen with ?service=
+  // for runs that named none ('' when neither).
+  query: (run: Run, service: string) => SeriesQuery | null;
+  limit?: (run: Run, service: string) => SeriesQuery | null;
   service?: boolean; // the panel shows the run's target service
 }
 
-const svcSel = (run: Run, metric: string) => sel(metric, { service: run.target_service }, 'name!=""');
+const svcSel = (service: string, metric: string) => sel(metric, { service }, 'name!=""');
 
 const defs: CompareDef[] = [
   { id: 'rps', title: 'Throughput', unit: 'req/s', query: (r) => ({ expr: (s) => `sum(${perRunSecond(sel('brink_requests_total', { run: r.id }), s)})`, label: () => '' }) },
@@ -45,10 +47,10 @@ const defs: CompareDef[] = [
     service: true,
     title: 'Target service CPU (sum of replicas) against limit',
     unit: 'cores',
-    query: (r) => (r.target_service ? { expr: (s) => `sum(${perSecond(svcSel(r, 'container_cpu_usage_seconds_total'), s)})`, label: () => '' } : null),
-    limit: (r) =>
-      r.target_service
-        ? { expr: () => `sum(${svcSel(r, 'container_spec_cpu_quota')} / ${svcSel(r, 'container_spec_cpu_period')} > 0)`, label: () => '', dashed: true }
+    query: (_r, svc) => (svc ? { expr: (s) => `sum(${perSecond(svcSel(svc, 'container_cpu_usage_seconds_total'), s)})`, label: () => '' } : null),
+    limit: (_r, svc) =>
+      svc
+        ? { expr: () => `sum(${svcSel(svc, 'container_spec_cpu_quota')} / ${svcSel(svc, 'container_spec_cpu_period')} > 0)`, label: () => '', dashed: true }
         : null,
   },
   {
@@ -57,7 +59,7 @@ const defs: CompareDef[] = [
     title: 'Target service replicas',
     unit: 'count',
     height: 100,
-    query: (r) => (r.target_service ? { expr: () => `count(${svcSel(r, 'container_memory_working_set_bytes')})`, label: () => '' } : null),
+    query: (_r, svc) => (svc ? { expr: () => `count(${svcSel(svc, 'container_memory_working_set_bytes')})`, label: () => '' } : null),
   },
 ];
 
@@ -83,6 +85,7 @@ export function comparePage(ctx: PageContext): Page {
   let pinned: number | null = null;
   let runs: [Run, Run] | null = null;
   let abort: AbortController | null = null;
+  const serviceOf = (r: Run) => r.target_service || (app.currentQuery().get('service') ?? '');
 
   async function fillPickers(): Promise<void> {
     try {
@@ -162,7 +165,7 @@ export function comparePage(ctx: PageContext): Page {
           height: d.height,
           relative: true,
           syncKey: 'compare',
-          empty: d.service && !runs![0].target_service && !runs![1].target_service ? 'neither run names a target service' : 'no data for either run',
+          empty: d.service && !serviceOf(runs![0]) && !serviceOf(runs![1]) ? 'neither run names a target service: add ?service=NAME to the URL' : 'no data for either run',
           onSelectRange: (from, to) => {
             zoom = { from, to: Math.max(to, from + 2) };
             void draw();
@@ -173,7 +176,7 @@ export function comparePage(ctx: PageContext): Page {
           },
         }),
     );
-    replace(body, summary(runs[0], runs[1]), h('div', { class: 'panels stack' }, panels.map((p) => p.el)));
+    replace(body, summary(runs[0], runs[1], app.currentQuery().get('service') ?? ''), h('div', { class: 'panels stack' }, panels.map((p) => p.el)));
   }
 
   async function draw(): Promise<void> {
@@ -193,9 +196,9 @@ export function comparePage(ctx: PageContext): Page {
           for (const [slot, run] of [['A', runs![0]], ['B', runs![1]]] as const) {
             const shift = Math.floor(run.started_ms / 1000);
             const qs: { q: SeriesQuery; label: string }[] = [];
-            const main = d.query(run);
+            const main = d.query(run, serviceOf(run));
             if (main) qs.push({ q: main, label: `${slot}: ${run.name || run.id}` });
-            const lim = d.limit?.(run);
+            const lim = d.limit?.(run, serviceOf(run));
             if (lim) qs.push({ q: lim, label: `${slot}: limit` });
             if (qs.length === 0) continue;
             const series = await loadSeries(qs.map((x) => x.q), grid, signal, shift);
@@ -238,11 +241,11 @@ function ratio(a: number | null | undefined, b: number | null | undefined): stri
   return `×${(b / a).toFixed(3)}`;
 }
 
-function summary(a: Run, b: Run): HTMLElement {
+function summary(a: Run, b: Run, chosenService: string): HTMLElement {
   type Row = [string, (r: Run) => string, ((r: Run) => number | null | undefined) | null];
   const lat = (k: 'p50' | 'p90' | 'p95' | 'p99' | 'p99_9' | 'max' | 'mean') => (r: Run) => r.totals?.latency_ms?.[k];
   const rows: Row[] = [
-    ['target service', (r) => r.target_service || '–', null],
+    ['target service', (r) => r.target_service || (chosenService ? `${chosenService} (chosen)` : '–'), null],
     ['started', (r) => fmtTime(r.started_ms), null],
     ['duration', (r) => fmtDuration(runSpan(r)), runSpan],
     ['requests', (r) => fmtCount(r.totals?.requests), (r) => r.totals?.requests],
