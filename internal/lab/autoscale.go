@@ -19,6 +19,11 @@ import (
 // taking a 2-core host's last CPU.
 const autoscaleMax = 3
 
+// autoscaleWindow is the autoscaler's averaging window: short, so that the
+// lab's short phases see it react, and so that the quiet time before the
+// phase (the window and a margin) stays short too.
+const autoscaleWindow = 6 * time.Second
+
 // autoscalePhase is one replica with the autoscaler on, under the same
 // ramp as the overload: the autoscaler should add replicas (started by its
 // Docker actuator, put in HAProxy once healthy) before errors begin.
@@ -29,6 +34,7 @@ func autoscalePhase() Phase {
 			"it starts replicas through Docker and adds them to HAProxy once they answer, before the first one breaks.",
 		Duration: 90 * time.Second, QuickDuration: 25 * time.Second,
 		Load:      overloadRamp,
+		Quiet:     autoscaleWindow + 2*time.Second,
 		Alongside: startAutoscaler,
 	}
 }
@@ -45,7 +51,7 @@ func policyYAML(s *Stack, capacity float64) string {
 	b.WriteString("services:\n")
 	fmt.Fprintf(&b, "  %s:\n", s.Service())
 	fmt.Fprintf(&b, "    min: 1\n    max: %d\n", autoscaleMax)
-	b.WriteString("    window: 10s\n")
+	fmt.Fprintf(&b, "    window: %s\n", durationText(autoscaleWindow))
 	b.WriteString("    targets:\n")
 	fmt.Fprintf(&b, "      - rps_per_replica: %d   # 70%% of one replica's measured capacity\n", int(math.Round(0.7*capacity)))
 	b.WriteString("      - cpu: 0.7\n")

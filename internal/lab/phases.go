@@ -30,6 +30,10 @@ type Phase struct {
 	Duration, QuickDuration time.Duration
 	// Load is the offered load, from one replica's capacity.
 	Load func(capacity float64, d time.Duration) LoadShape
+	// Quiet is how long the replicas idle before the load starts, so that
+	// what runs alongside does not act on the previous phase's load still
+	// inside its averaging windows.
+	Quiet time.Duration
 	// Alongside, when set, starts something that runs during the load (the
 	// autoscaler); the lab stops it when the load ends.
 	Alongside func(ctx context.Context, s *Stack, p PhaseEnv) (Companion, error)

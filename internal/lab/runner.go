@@ -365,11 +365,17 @@ func (l *lab) runPhase(ctx context.Context, p Phase) (*PhaseResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	settle := time.Duration(0)
 	if changed {
 		// Let the monitor find the new replicas before the load starts.
-		if !sleepCtx(ctx, 2*time.Second) {
-			return nil, ctx.Err()
-		}
+		settle = 2 * time.Second
+	}
+	if p.Quiet > settle {
+		settle = p.Quiet
+		fmt.Fprintf(l.cfg.Stdout, "  idling %s so that the previous phase's load leaves the averaging windows\n", durationText(settle))
+	}
+	if !sleepCtx(ctx, settle) {
+		return nil, ctx.Err()
 	}
 	before := l.targetStats(ctx)
 
