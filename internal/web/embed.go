@@ -61,3 +61,9 @@ func HandlerFS(root fs.FS) http.Handler {
 		_, _ = w.Write(index)
 	})
 }
+
+// Built reports whether the binary holds a UI build.
+func Built() bool {
+	_, err := fs.Stat(dist, "dist/index.html")
+	return err == nil
+}
