@@ -107,13 +107,13 @@ func TestDeployImage(t *testing.T) {
 		}
 		args = append(args, a)
 	}
+	testenv.CleanupLabelled(t, "")
 	id := testenv.Docker(t, "", args...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			logs, _ := testenv.DockerErr("", "logs", id)
 			t.Logf("monitor container logs:\n%s", logs)
 		}
-		testenv.DockerErr("", "rm", "-f", id)
 	})
 
 	img := testenv.BuildWorkload(t, "")

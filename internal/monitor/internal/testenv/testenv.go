@@ -170,10 +170,21 @@ func BuildWorkload(t *testing.T, host string) string {
 // removes it when the test ends, and returns its full ID.
 func Run(t *testing.T, host string, args ...string) string {
 	t.Helper()
+	CleanupLabelled(t, host)
 	full := append([]string{"run", "-d", "--network", "host", "--label", TestLabel + "=" + t.Name()}, args...)
-	id := Docker(t, host, full...)
-	t.Cleanup(func() { DockerErr(host, "rm", "-f", id) })
-	return id
+	return Docker(t, host, full...)
+}
+
+// CleanupLabelled removes, when the test ends, every container on host
+// that carries the test's label, including one whose start failed after
+// it was created.
+func CleanupLabelled(t *testing.T, host string) {
+	t.Cleanup(func() {
+		ids, err := DockerErr(host, "ps", "-aq", "--filter", "label="+TestLabel+"="+t.Name())
+		if err == nil && ids != "" {
+			DockerErr(host, append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
+		}
+	})
 }
 
 // Daemon is a private Docker engine for tests that restart it: its own
