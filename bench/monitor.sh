@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The monitor part of `make bench`: brink monitor against 100 idle FROM
+# scratch containers (--network host) at a 1 s interval, side by side with
+# cAdvisor when it can be built here.
+#
+# Reports brink's CPU (% of one core, from /proc/<pid>/stat over the
+# measurement window), RSS, /metrics size and response time, tick lag and
+# collection duration, then the same figures for cAdvisor (or, when it
+# cannot be built from the module proxy, the figures measured on a machine
+# of this kind in /work/shared/ANCHORS.md) and brink's ratios.
+#
+# Environment: CONTAINERS (default 100), SECONDS_MEASURED (default 60),
+# BRINK (a built binary; default: built here), OUT (default out/bench/monitor).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${CONTAINERS:-100}
+WINDOW=${SECONDS_MEASURED:-60}
+OUT=${OUT:-out/bench/monitor}
+LISTEN=127.0.0.1:19338
+LABEL=brink.bench=monitor
+mkdir -p "$OUT"
+work=$(mktemp -d)
+monitor_pid=""
+
+cleanup() {
+  [[ -n "$monitor_pid" ]] && kill "$monitor_pid" 2>/dev/null && wait "$monitor_pid" 2>/dev/null || true
+  ids=$(docker ps -aq --filter "label=$LABEL" || true)
+  if [[ -n "$ids" ]]; then
+    echo "removing $(echo "$ids" | wc -w) benchmark containers"
+    # shellcheck disable=SC2086
+    docker rm -f $ids >/dev/null
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! docker info >/dev/null 2>&1; then
+  echo "dockerd is not reachable: run bash scripts/setup.sh" >&2
+  exit 1
+fi
+
+echo "== building brink and the idle image"
+if [[ -z "${BRINK:-}" ]]; then
+  CGO_ENABLED=0 go build -trimpath -o "$work/brink" ./cmd/brink
+  BRINK=$work/brink
+fi
+mkdir -p "$work/img"
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/img/workload" ./internal/monitor/workload
+cp bench/monitor/Dockerfile "$work/img/"
+docker build -q -t brink-bench-idle:latest "$work/img" >/dev/null
+
+echo "== starting $N idle containers (--network host)"
+for i in $(seq -w 1 "$N"); do
+  docker run -d --network host --label "$LABEL" --name "brink-bench-idle-$i" brink-bench-idle:latest >/dev/null
+done
+
+# cpu_ticks PID: user+system clock ticks (1/100 s) of a process.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# measure NAME PID URL: CPU over the window, peak RSS, /metrics size and time.
+measure() {
+  local name=$1 pid=$2 url=$3
+  sleep 10 # warm-up: first ticks, caches, page faults
+  local t0 c0 t1 c1 peak=0 rss
+  t0=$(date +%s.%N); c0=$(cpu_ticks "$pid")
+  local end=$((SECONDS + WINDOW))
+  while ((SECONDS < end)); do
+    rss=$(rss_kib "$pid"); ((rss > peak)) && peak=$rss
+    sleep 5
+  done
+  t1=$(date +%s.%N); c1=$(cpu_ticks "$pid")
+  rss=$(rss_kib "$pid"); ((rss > peak)) && peak=$rss
+  local cpu
+  cpu=$(awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (c1-c0)/100/(t1-t0)*100}')
+  # /metrics: 10 uncompressed requests, median time.
+  local times=() size=0
+  for _ in $(seq 1 10); do
+    read -r s tm < <(curl -s -o "$OUT/$name.metrics" -w '%{size_download} %{time_total}\n' "$url")
+    size=$s; times+=("$tm")
+  done
+  local median
+  median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]*1000}')
+  local series
+  series=$(grep -c '^container_' "$OUT/$name.metrics" || true)
+  echo "$name $cpu $((peak / 1024)) $size $median $series" >>"$OUT/results.txt"
+  printf '%-10s cpu %6s %% of one core   rss %4s MiB (peak)   /metrics %8s bytes in %6s ms (median of 10)   %s container_* series\n' \
+    "$name" "$cpu" "$((peak / 1024))" "$size" "$median" "$series"
+}
+
+: >"$OUT/results.txt"
+echo "== brink monitor at 1 s, measured over ${WINDOW} s"
+"$BRINK" monitor --listen "$LISTEN" --interval 1s --log-level warn >"$OUT/brink.log" 2>&1 &
+monitor_pid=$!
+for _ in $(seq 1 120); do
+  n=$(curl -s "http://$LISTEN/metrics" | awk '/^brink_monitor_containers/ {print $2}' || true)
+  [[ -n "$n" && "$n" -ge "$N" ]] && break
+  sleep 0.5
+done
+echo "brink reports ${n:-0} containers"
+measure brink "$monitor_pid" "http://$LISTEN/metrics"
+grep -E '^brink_monitor_(tick_lag_seconds|collection_duration_seconds|ticks_total|ticks_missed_total)' "$OUT/brink.metrics" | sed 's/{[^}]*}//; s/ [0-9]*$//' | sed 's/^/  /'
+grep -E '^brink_monitor_collector_duration_seconds\{[^}]*collector="containers"' "$OUT/brink.metrics" | sed 's/{.*}//; s/ [0-9]*$/  (containers collector)/' | sed 's/^/  /'
+kill "$monitor_pid"; wait "$monitor_pid" 2>/dev/null || true; monitor_pid=""
+
+echo "== cAdvisor"
+cadvisor=""
+if GOBIN="$work" timeout 600 go install github.com/google/cadvisor/cmd@v0.60.5 >"$OUT/cadvisor-build.log" 2>&1 && [[ -x "$work/cmd" ]]; then
+  cadvisor="$work/cmd"
+fi
+if [[ -n "$cadvisor" ]]; then
+  "$cadvisor" -listen_ip 127.0.0.1 -port 19339 -housekeeping_interval 1s -docker_only >"$OUT/cadvisor.log" 2>&1 &
+  monitor_pid=$!
+  sleep 5
+  measure cadvisor "$monitor_pid" "http://127.0.0.1:19339/metrics"
+else
+  echo "cAdvisor could not be built from the module proxy ($(tail -1 "$OUT/cadvisor-build.log"))"
+  echo "comparing with cAdvisor v0.60.5 as measured on a machine of this kind (shared/ANCHORS.md):"
+  echo "cadvisor 9.1 88 2220000 51 10723" >>"$OUT/results.txt"
+  printf '%-10s cpu %6s %% of one core   rss %4s MiB           /metrics %8s bytes in %6s ms                %s container_* series\n' \
+    "cadvisor" 9.1 88 2220000 51 10723
+fi
+
+echo "== brink / cAdvisor"
+awk '{v[$1]=$0} END {
+  split(v["brink"], b); split(v["cadvisor"], c)
+  printf "cpu %.3fx   rss %.3fx   /metrics size %.3fx   /metrics time %.3fx\n", b[2]/c[2], b[3]/c[3], b[4]/c[4], b[5]/c[5]
+}' "$OUT/results.txt" | tee "$OUT/ratios.txt"
+echo "budget: cpu <= 1 %, rss <= 80 MB, /metrics <= 1 MB and <= 50 ms; goal ratio <= 0.5x"
