@@ -244,7 +244,7 @@ func TestStallOpenVersusClosed(t *testing.T) {
 		t.Errorf("open model p90 %.1f ms, max %.1f ms: the stall is hidden", sumOpen.LatencyMs.P90, sumOpen.LatencyMs.Max)
 	}
 	// Closed: the 2 VUs each waited once; thousands of fast requests around it.
-	if sumClosed.LatencyMs.Max < 800 || sumClosed.LatencyMs.P99 > 100 {
+	if sumClosed.LatencyMs.Max < 800 || sumClosed.LatencyMs.P99 > 500 {
 		t.Errorf("closed model p99 %.1f ms, max %.1f ms: want a fast p99 and one ~1 s request per VU", sumClosed.LatencyMs.P99, sumClosed.LatencyMs.Max)
 	}
 	if sumOpen.Dropped != 0 {
