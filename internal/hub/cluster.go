@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -23,6 +24,18 @@ type clusterQuery struct {
 	ctx      context.Context
 	ts       time.Time
 	lookback time.Duration
+	live     bool // no time given: the UI's live view, polled every second
+}
+
+// liveContainers keeps the live view's container list for a second: the UI
+// asks for hosts, containers and services each second, from every open tab,
+// and each answer needs the same few PromQL queries over every container.
+type liveContainers struct {
+	mu       sync.Mutex
+	computed time.Time
+	lookback time.Duration
+	ts       time.Time
+	cts      []Container
 }
 
 func (h *Hub) clusterQuery(r *http.Request) (*clusterQuery, error) {
@@ -37,7 +50,28 @@ func (h *Hub) clusterQuery(r *http.Request) (*clusterQuery, error) {
 	if lookback < time.Second || lookback > 24*time.Hour {
 		return nil, badData(fmt.Errorf("lookback %s: use 1s to 24h", lookback))
 	}
-	return &clusterQuery{h: h, ctx: r.Context(), ts: ts, lookback: lookback}, nil
+	return &clusterQuery{h: h, ctx: r.Context(), ts: ts, lookback: lookback, live: r.FormValue("time") == ""}, nil
+}
+
+// containers returns the containers at c.ts, for the live view from a
+// cache at most a second old (and c.ts becomes that answer's instant).
+func (c *clusterQuery) containers() ([]Container, error) {
+	if !c.live {
+		return c.queryContainers()
+	}
+	lc := &c.h.live
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.cts != nil && lc.lookback == c.lookback && time.Since(lc.computed) < time.Second {
+		c.ts = lc.ts
+		return lc.cts, nil
+	}
+	cts, err := c.queryContainers()
+	if err != nil {
+		return nil, err
+	}
+	lc.computed, lc.lookback, lc.ts, lc.cts = time.Now(), c.lookback, c.ts, cts
+	return cts, nil
 }
 
 // vector evaluates an instant query whose range selectors use the lookback
@@ -111,7 +145,7 @@ type Container struct {
 
 var containerKey = []string{"host", "id", "name"}
 
-func (c *clusterQuery) containers() ([]Container, error) {
+func (c *clusterQuery) queryContainers() ([]Container, error) {
 	// timestamp() drops the metric name, so each metric gets its own
 	// aggregation; "or" keeps containers that report only one of them.
 	present, err := c.vector(`max by (host, id, name, image, service) (timestamp(container_cpu_usage_seconds_total))

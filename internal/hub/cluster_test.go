@@ -172,6 +172,17 @@ func TestClusterView(t *testing.T) {
 		t.Fatalf("db %s", jsonString(db))
 	}
 
+	// The live view (no time) answers from a list at most a second old:
+	// two calls in a row see the same instant.
+	var live1, live2 struct {
+		TimeMs int64 `json:"time_ms"`
+	}
+	getJSON(t, th.url+"/api/v1/containers", &live1)
+	getJSON(t, th.url+"/api/v1/services", &live2)
+	if live1.TimeMs == 0 || live1.TimeMs != live2.TimeMs {
+		t.Fatalf("live instants %d and %d", live1.TimeMs, live2.TimeMs)
+	}
+
 	// Scrubbing back: 5 minutes later nothing is present any more.
 	var later struct {
 		Hosts []Host `json:"hosts"`

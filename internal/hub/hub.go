@@ -76,6 +76,7 @@ type Hub struct {
 
 	// series caches parsed remote-write label sets by their raw bytes.
 	series *seriesCache
+	live   liveContainers
 
 	reg     *prometheus.Registry
 	metrics *metrics
