@@ -144,8 +144,11 @@ func run() error {
 	result, err := client.Watch(ctx, resp.RunId, coord.WatchOptions{GiveUpAfter: time.Minute}, func(u *brinkv1.RunUpdate) {
 		seconds += len(u.Seconds)
 		for _, e := range u.Events {
-			if e.Kind == coord.KindAgentLost {
+			switch e.Kind {
+			case coord.KindAgentLost:
 				lostEvents++
+			case coord.KindStartSkew:
+				fmt.Println("event:", e.Message)
 			}
 		}
 		if u.StartUnixNs == 0 || measured.Load() {
@@ -190,7 +193,7 @@ func run() error {
 	if len(perAgent) > 0 {
 		fmt.Printf("link_bytes_per_agent_per_second avg=%.0f max=%.0f (both directions, on the wire)\n", avg, perAgent[len(perAgent)-1])
 	}
-	fmt.Printf("start_skew_ms=%.3f\n", float64(result.StartSkewNs)/1e6)
+	fmt.Printf("start_skew_ms=%.3f clock_uncertainty_ms=%.3f\n", float64(result.StartSkewNs)/1e6, float64(result.ClockUncertaintyNs)/1e6)
 	fmt.Printf("requests=%d rps=%.0f p99_ms=%.2f failures=%d dropped=%d\n", sum.Requests, sum.RPS, sum.LatencyMs.P99, sum.Failures, sum.Dropped)
 	if tgt != nil {
 		fmt.Printf("target_served=%d exact=%v\n", tgt.Stats().Requests, tgt.Stats().Requests == sum.Requests)

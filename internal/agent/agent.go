@@ -439,7 +439,7 @@ func (a *Agent) status() *brinkv1.AgentStatus {
 		st = j.status()
 	}
 	st.Cpu = cpu
-	st.ClockOffsetNs = a.clock.offset()
+	st.ClockOffsetNs, st.ClockUncertaintyNs = a.clock.offset(), a.clock.uncertainty()
 	return st
 }
 
@@ -507,12 +507,6 @@ func (a *Agent) assign(as *brinkv1.Assign) {
 	a.log.Info("run assigned", "run", as.RunId, "name", as.RunName, "agent", fmt.Sprintf("%d of %d", as.AgentIndex+1, as.AgentCount))
 	go j.prepare()
 }
-
-// hubToLocal converts a hub-clock instant to this machine's clock.
-func (a *Agent) hubToLocal(t time.Time) time.Time { return t.Add(-time.Duration(a.clock.offset())) }
-
-// localToHub converts this machine's clock to the hub's.
-func (a *Agent) localToHub(t time.Time) time.Time { return t.Add(time.Duration(a.clock.offset())) }
 
 // Drain stops the run in progress gracefully (in-flight requests get the
 // scenario's graceful stop) and waits until the hub holds every second of

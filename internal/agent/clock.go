@@ -48,6 +48,21 @@ func (c *clockEstimator) hint(hubNs int64) {
 	c.mu.Unlock()
 }
 
+// uncertainty is how far offset may be off: half the shortest round trip
+// (0 before any sample).
+func (c *clockEstimator) uncertainty() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		return 0
+	}
+	best := c.samples[0].rtt
+	for _, s := range c.samples[1:c.n] {
+		best = min(best, s.rtt)
+	}
+	return best / 2
+}
+
 // offset is the best estimate in ns; 0 before any sample.
 func (c *clockEstimator) offset() int64 {
 	c.mu.Lock()

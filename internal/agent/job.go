@@ -146,7 +146,11 @@ func (j *job) startAt(t time.Time) {
 
 // run waits for the start instant and starts the engines.
 func (j *job) run() {
-	if !sleepUntil(j.ctx, j.stopCh, j.a.hubToLocal(j.startHub)) {
+	// One offset for both the wait and the report: a heartbeat that
+	// refines the estimate meanwhile must not shift the measurement.
+	offset := time.Duration(j.a.clock.offset())
+	local := j.startHub.Add(-offset)
+	if !sleepUntil(j.ctx, j.stopCh, local) {
 		j.mu.Lock()
 		j.state = brinkv1.AgentState_AGENT_STATE_DONE
 		j.mu.Unlock()
@@ -155,7 +159,7 @@ func (j *job) run() {
 	}
 	first := time.Now()
 	j.mu.Lock()
-	j.firstNs = j.a.localToHub(first).UnixNano()
+	j.firstNs = first.Add(offset).UnixNano()
 	j.state = brinkv1.AgentState_AGENT_STATE_RUNNING
 	from := first.Unix() - 1
 	j.merge.hold() // until every engine of the start is registered
@@ -169,7 +173,7 @@ func (j *job) run() {
 	j.mu.Unlock()
 	j.merge.release()
 	j.a.poke()
-	j.a.log.Info("run started", "run", j.runID, "late_by", first.Sub(j.a.hubToLocal(j.startHub)).Round(time.Microsecond))
+	j.a.log.Info("run started", "run", j.runID, "late_by", first.Sub(local).Round(time.Microsecond))
 }
 
 // startEngineLocked runs eng and feeds its seconds to the merger.
@@ -350,17 +354,17 @@ func (j *job) close() {
 }
 
 // sleepUntil waits for local instant t, sleeping most of the way and
-// yielding for the last millisecond, so that agents start within a
-// millisecond of their instant. It reports false when ctx or stop ended
-// the wait.
+// yielding for the last 200 µs (a timer alone may wake a millisecond
+// late; spinning longer would starve other goroutines). It reports false
+// when ctx or stop ended the wait.
 func sleepUntil(ctx context.Context, stop <-chan struct{}, t time.Time) bool {
 	for {
 		d := time.Until(t)
 		if d <= 0 {
 			return true
 		}
-		if d > 2*time.Millisecond {
-			timer := time.NewTimer(d - time.Millisecond)
+		if d > 400*time.Microsecond {
+			timer := time.NewTimer(d - 200*time.Microsecond)
 			select {
 			case <-ctx.Done():
 				timer.Stop()

@@ -490,8 +490,8 @@ func writeAgentSummary(w io.Writer, r *brinkv1.RunResult, rows []*brinkv1.AgentR
 		fmt.Fprintln(w, line)
 	}
 	if r.StartSkewNs > 0 {
-		fmt.Fprintf(w, "start skew: %s between the first and the last agent's first iteration\n",
-			output.FormatMs(float64(r.StartSkewNs)/1e6))
+		fmt.Fprintf(w, "start skew: %s between the first and the last agent's first iteration (clocks synchronized to within %s)\n",
+			output.FormatMs(float64(r.StartSkewNs)/1e6), output.FormatMs(float64(r.ClockUncertaintyNs)/1e6))
 	}
 	if len(r.SaturatedAgents) > 0 {
 		fmt.Fprintf(w, "warning: generator saturation on %s: those agents could not produce their share, so the results understate the load the target was offered; add agents or lower the load per agent\n",

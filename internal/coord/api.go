@@ -41,16 +41,18 @@ type AgentJSON struct {
 
 // RunAgentsJSON is GET /api/v1/runs/<id>/agents.
 type RunAgentsJSON struct {
-	Run         string          `json:"run"`
-	State       string          `json:"state"`
-	Policy      string          `json:"on_agent_loss"`
-	StartMs     int64           `json:"start_ms"`
-	StartSkewMs *float64        `json:"start_skew_ms"`
-	Aborted     bool            `json:"aborted"`
-	AbortReason string          `json:"abort_reason,omitempty"`
-	Agents      []RunMemberJSON `json:"agents"`
-	Events      []RunEventJSON  `json:"events"`
-	Complete    *bool           `json:"complete"`
+	Run         string   `json:"run"`
+	State       string   `json:"state"`
+	Policy      string   `json:"on_agent_loss"`
+	StartMs     int64    `json:"start_ms"`
+	StartSkewMs *float64 `json:"start_skew_ms"`
+	// The agents' clocks agree with the hub's to within this.
+	ClockUncertaintyMs float64         `json:"clock_uncertainty_ms"`
+	Aborted            bool            `json:"aborted"`
+	AbortReason        string          `json:"abort_reason,omitempty"`
+	Agents             []RunMemberJSON `json:"agents"`
+	Events             []RunEventJSON  `json:"events"`
+	Complete           *bool           `json:"complete"`
 }
 
 // RunMemberJSON is one agent of a run.
@@ -124,6 +126,7 @@ func (c *Coordinator) RunAgents(id string) (RunAgentsJSON, bool) {
 	if r.skewNs != 0 {
 		ms := float64(r.skewNs) / 1e6
 		out.StartSkewMs = &ms
+		out.ClockUncertaintyMs = float64(r.clockUncertaintyNs) / 1e6
 	}
 	if r.result != nil {
 		complete := r.result.Complete

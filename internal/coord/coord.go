@@ -42,6 +42,7 @@ const (
 	KindAgentSaturated = "agent_saturated"
 	KindAgentFailed    = "agent_failed"
 	KindAgentsStarted  = "agents_started"
+	KindStartSkew      = "start_skew"
 	KindShareMoved     = "share_rebalanced"
 	KindVersionSkew    = "version_skew"
 	KindRunStopping    = "run_stopping"

@@ -48,7 +48,10 @@ type drun struct {
 	abortReason   string
 	stopRequested bool // by the user or by the abort policy
 	skewNs        int64
-	result        *brinkv1.RunResult
+	// clockUncertaintyNs: the agents' clocks agree with the hub's to
+	// within this, so the start skew is measured to within it too.
+	clockUncertaintyNs int64
+	result             *brinkv1.RunResult
 
 	readyDeadline time.Time
 	othersDoneAt  time.Time // when every member not lost was done
@@ -344,7 +347,9 @@ func (r *drun) startBarrierLocked(c *Coordinator, now time.Time) {
 	case len(waiting) > 0 && now.After(r.readyDeadline):
 		r.abortLocked(c, fmt.Sprintf("agents %s did not prepare their share within %s", strings.Join(waiting, ", "), c.timing.ReadyTimeout), now)
 	case len(waiting) == 0:
-		start := now.Add(c.timing.StartLead)
+		// The Start command must reach every agent before the instant:
+		// more agents, more streams to write to.
+		start := now.Add(c.timing.StartLead + time.Duration(len(live))*10*time.Millisecond)
 		r.startNs = start.UnixNano()
 		r.state = StateRunning
 		r.dirty = true
@@ -362,9 +367,10 @@ func (r *drun) skewLocked(c *Coordinator, now time.Time) {
 	if r.skewNs != 0 || r.startNs == 0 {
 		return
 	}
-	var first, last int64
+	var first, last, uncertainty int64
 	n := 0
 	for _, m := range r.members {
+		uncertainty = max(uncertainty, m.status.GetClockUncertaintyNs())
 		f := m.status.GetFirstIterationUnixNs()
 		if f == 0 {
 			if !m.lost && !m.done() {
@@ -385,10 +391,12 @@ func (r *drun) skewLocked(c *Coordinator, now time.Time) {
 	}
 	// A skew of exactly 0 would read as "not measured".
 	r.skewNs = max(last-first, 1)
+	r.clockUncertaintyNs = uncertainty
 	r.dirty = true
-	r.note(c, "start_skew", "", "", fmt.Sprintf("start skew across %d agents: %s (first iterations from %s to %s)", n,
-		time.Duration(r.skewNs).Round(time.Microsecond), time.Unix(0, first).UTC().Format("15:04:05.000000"),
-		time.Unix(0, last).UTC().Format("15:04:05.000000")), now)
+	r.note(c, KindStartSkew, "", "", fmt.Sprintf(
+		"start skew across %d agents: %s (first iterations %s to %s after the common instant; agents' clocks synchronized to within %s)",
+		n, time.Duration(r.skewNs).Round(time.Microsecond), time.Duration(first-r.startNs).Round(time.Microsecond),
+		time.Duration(last-r.startNs).Round(time.Microsecond), time.Duration(uncertainty).Round(time.Microsecond)), now)
 }
 
 func (r *drun) allDoneOrLost() bool {

@@ -342,7 +342,7 @@ func (c *Coordinator) settle(id string) {
 			saturated = append(saturated, m.name)
 		}
 	}
-	aborted, reason, name, skew := r.aborted, r.abortReason, r.name, r.skewNs
+	aborted, reason, name, skew, uncertainty := r.aborted, r.abortReason, r.name, r.skewNs, r.clockUncertaintyNs
 	thresholdExprs := slices.Clone(r.thresholds)
 	c.mu.Unlock()
 
@@ -381,6 +381,7 @@ func (c *Coordinator) settle(id string) {
 	result := &brinkv1.RunResult{
 		SummaryJson: summaryJSON, Thresholds: wire.ThresholdsToProto(summary.Thresholds), ThresholdsOk: summary.ThresholdOK,
 		Aborted: aborted, AbortReason: reason, StartSkewNs: skew, SaturatedAgents: saturated, LostAgents: lost, Complete: complete,
+		ClockUncertaintyNs: uncertainty,
 	}
 
 	c.mu.Lock()

@@ -34,6 +34,7 @@ type savedRun struct {
 	AbortReason   string            `json:"abort_reason"`
 	StopRequested bool              `json:"stop_requested"`
 	SkewNs        int64             `json:"skew_ns"`
+	ClockNs       int64             `json:"clock_uncertainty_ns"`
 	Result        json.RawMessage   `json:"result,omitempty"`
 }
 
@@ -68,6 +69,7 @@ func (c *Coordinator) saveLocked(r *drun) {
 		ID: r.id, Name: r.name, Policy: r.policy, State: r.state, CreatedMs: r.createdMs, StartNs: r.startNs,
 		PlannedMs: r.plannedMs, Thresholds: r.thresholds, TargetService: r.targetService, Labels: r.labels,
 		Aborted: r.aborted, AbortReason: r.abortReason, StopRequested: r.stopRequested, SkewNs: r.skewNs,
+		ClockNs: r.clockUncertaintyNs,
 	}
 	for _, e := range r.events {
 		s.Events = append(s.Events, mustProtoJSON(e))
@@ -168,7 +170,8 @@ func (c *Coordinator) restore(s *savedRun) (*drun, error) {
 		id: s.ID, name: s.Name, policy: s.Policy, state: s.State, createdMs: s.CreatedMs, startNs: s.StartNs,
 		plannedMs: s.PlannedMs, thresholds: s.Thresholds, targetService: s.TargetService, labels: s.Labels,
 		aborted: s.Aborted, abortReason: s.AbortReason, stopRequested: s.StopRequested, skewNs: s.SkewNs,
-		live: newLiveView(), watchers: map[*watcher]struct{}{},
+		clockUncertaintyNs: s.ClockNs,
+		live:               newLiveView(), watchers: map[*watcher]struct{}{},
 	}
 	for _, raw := range s.Events {
 		e := &brinkv1.RunEvent{}

@@ -281,8 +281,11 @@ type AgentStatus struct {
 	SaturationReason string `protobuf:"bytes,16,opt,name=saturation_reason,json=saturationReason,proto3" json:"saturation_reason,omitempty"`
 	// Generation of the last share the agent applied (0: its first share).
 	ShareGeneration uint32 `protobuf:"varint,17,opt,name=share_generation,json=shareGeneration,proto3" json:"share_generation,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// How far the clock offset estimate may be off: half the shortest
+	// heartbeat round trip (ns).
+	ClockUncertaintyNs int64 `protobuf:"varint,18,opt,name=clock_uncertainty_ns,json=clockUncertaintyNs,proto3" json:"clock_uncertainty_ns,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *AgentStatus) Reset() {
@@ -430,6 +433,13 @@ func (x *AgentStatus) GetSaturationReason() string {
 func (x *AgentStatus) GetShareGeneration() uint32 {
 	if x != nil {
 		return x.ShareGeneration
+	}
+	return 0
+}
+
+func (x *AgentStatus) GetClockUncertaintyNs() int64 {
+	if x != nil {
+		return x.ClockUncertaintyNs
 	}
 	return 0
 }
@@ -2081,9 +2091,12 @@ type RunResult struct {
 	SaturatedAgents []string           `protobuf:"bytes,7,rep,name=saturated_agents,json=saturatedAgents,proto3" json:"saturated_agents,omitempty"`
 	LostAgents      []string           `protobuf:"bytes,8,rep,name=lost_agents,json=lostAgents,proto3" json:"lost_agents,omitempty"`
 	// False when the hub misses seconds an agent produced.
-	Complete      bool `protobuf:"varint,9,opt,name=complete,proto3" json:"complete,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Complete bool `protobuf:"varint,9,opt,name=complete,proto3" json:"complete,omitempty"`
+	// The largest clock uncertainty among the agents (ns): the start skew
+	// is measured on clocks synchronized this well.
+	ClockUncertaintyNs int64 `protobuf:"varint,10,opt,name=clock_uncertainty_ns,json=clockUncertaintyNs,proto3" json:"clock_uncertainty_ns,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *RunResult) Reset() {
@@ -2177,6 +2190,13 @@ func (x *RunResult) GetComplete() bool {
 		return x.Complete
 	}
 	return false
+}
+
+func (x *RunResult) GetClockUncertaintyNs() int64 {
+	if x != nil {
+		return x.ClockUncertaintyNs
+	}
+	return 0
 }
 
 type StopRunRequest struct {
@@ -2293,7 +2313,7 @@ const file_brink_v1_agent_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
 	"\x0eConnectRequest\x12)\n" +
 	"\x05agent\x18\x01 \x01(\v2\x13.brink.v1.AgentInfoR\x05agent\x12-\n" +
-	"\x06status\x18\x02 \x01(\v2\x15.brink.v1.AgentStatusR\x06status\"\xcb\x04\n" +
+	"\x06status\x18\x02 \x01(\v2\x15.brink.v1.AgentStatusR\x06status\"\xfd\x04\n" +
 	"\vAgentStatus\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12*\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x14.brink.v1.AgentStateR\x05state\x125\n" +
@@ -2313,7 +2333,8 @@ const file_brink_v1_agent_proto_rawDesc = "" +
 	"\x05error\x18\x0e \x01(\tR\x05error\x12\x1c\n" +
 	"\tsaturated\x18\x0f \x01(\bR\tsaturated\x12+\n" +
 	"\x11saturation_reason\x18\x10 \x01(\tR\x10saturationReason\x12)\n" +
-	"\x10share_generation\x18\x11 \x01(\rR\x0fshareGeneration\"\x93\x01\n" +
+	"\x10share_generation\x18\x11 \x01(\rR\x0fshareGeneration\x120\n" +
+	"\x14clock_uncertainty_ns\x18\x12 \x01(\x03R\x12clockUncertaintyNs\"\x93\x01\n" +
 	"\x10HeartbeatRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\binstance\x18\x02 \x01(\tR\binstance\x12-\n" +
@@ -2484,7 +2505,7 @@ const file_brink_v1_agent_proto_rawDesc = "" +
 	"\x06events\x18\x04 \x03(\v2\x12.brink.v1.RunEventR\x06events\x12\"\n" +
 	"\rstart_unix_ns\x18\x05 \x01(\x03R\vstartUnixNs\x12\"\n" +
 	"\rstart_skew_ns\x18\x06 \x01(\x03R\vstartSkewNs\x12+\n" +
-	"\x06result\x18\a \x01(\v2\x13.brink.v1.RunResultR\x06result\"\xd7\x02\n" +
+	"\x06result\x18\a \x01(\v2\x13.brink.v1.RunResultR\x06result\"\x89\x03\n" +
 	"\tRunResult\x12!\n" +
 	"\fsummary_json\x18\x01 \x01(\fR\vsummaryJson\x129\n" +
 	"\n" +
@@ -2497,7 +2518,9 @@ const file_brink_v1_agent_proto_rawDesc = "" +
 	"\x10saturated_agents\x18\a \x03(\tR\x0fsaturatedAgents\x12\x1f\n" +
 	"\vlost_agents\x18\b \x03(\tR\n" +
 	"lostAgents\x12\x1a\n" +
-	"\bcomplete\x18\t \x01(\bR\bcomplete\"U\n" +
+	"\bcomplete\x18\t \x01(\bR\bcomplete\x120\n" +
+	"\x14clock_uncertainty_ns\x18\n" +
+	" \x01(\x03R\x12clockUncertaintyNs\"U\n" +
 	"\x0eStopRunRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
 	"\x05abort\x18\x02 \x01(\bR\x05abort\x12\x16\n" +
