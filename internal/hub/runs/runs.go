@@ -716,25 +716,6 @@ func (r *Registry) Seconds(id string, fn func(source string, s *brinkv1.Second) 
 	return err
 }
 
-// TargetingService lists running runs whose target is service.
-func (r *Registry) TargetingService() map[string][]string {
-	r.mu.Lock()
-	all := slices.Collect(maps.Values(r.runs))
-	r.mu.Unlock()
-	out := map[string][]string{}
-	for _, ru := range all {
-		ru.mu.Lock()
-		if ru.meta.Status == StatusRunning && ru.meta.TargetService != "" {
-			out[ru.meta.TargetService] = append(out[ru.meta.TargetService], ru.meta.ID)
-		}
-		ru.mu.Unlock()
-	}
-	for _, ids := range out {
-		slices.Sort(ids)
-	}
-	return out
-}
-
 // Counts returns how many runs have each status.
 func (r *Registry) Counts() map[string]int {
 	r.mu.Lock()
