@@ -111,7 +111,7 @@ func New(opts Options) (*Hub, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	h := &Hub{opts: opts, log: opts.Logger, now: opts.Now, started: opts.Now(), reg: prometheus.NewRegistry(),
-		series: newSeriesCache(1 << 20)}
+		series: newSeriesCache(seriesCacheBound)}
 	if err := h.applyTokens(cfg); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}

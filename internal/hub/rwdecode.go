@@ -29,6 +29,11 @@ type rwSample struct {
 	v float64
 }
 
+// seriesCacheBound is the size of one cache generation: room for a fleet
+// of a quarter million series before entries start moving between
+// generations, at roughly 450 bytes per entry.
+const seriesCacheBound = 256 << 10
+
 // seriesEntry is a known series: its labels and the store's ref for it.
 type seriesEntry struct {
 	labels labels.Labels
