@@ -206,13 +206,26 @@ func (c *Coordinator) heartbeat(req *brinkv1.HeartbeatRequest) bool {
 		return false
 	}
 	a.lastHeard = now
-	if req.Status != nil {
-		a.status = req.Status
-		if r := c.runs[req.Status.RunId]; r != nil {
-			if m := r.member(req.Name); m != nil && m.instance == req.Instance {
-				r.statusLocked(c, m, req.Status, now)
-			}
-		}
+	st := req.Status
+	if st == nil {
+		return true
+	}
+	a.status = st
+	if st.RunId == "" {
+		return true
+	}
+	r := c.runs[st.RunId]
+	var m *member
+	if r != nil {
+		m = r.member(req.Name)
+	}
+	switch {
+	case m != nil && m.instance == req.Instance && !r.settled():
+		r.statusLocked(c, m, st, now)
+	case st.State == brinkv1.AgentState_AGENT_STATE_DONE || st.State == brinkv1.AgentState_AGENT_STATE_FAILED:
+		// A run settled (or forgotten) while the agent could not hear the
+		// release: free it now that it holds nothing undelivered.
+		a.send(&brinkv1.Command{Command: &brinkv1.Command_Release{Release: &brinkv1.Release{RunId: st.RunId}}})
 	}
 	return true
 }

@@ -331,3 +331,41 @@ func TestGeneratorSaturationIsReported(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentBackAfterTheRunSettled: an agent cut off until after its run
+// settled comes back, delivers the seconds it buffered (the hub stores
+// them), is released and can take the next run.
+func TestAgentBackAfterTheRunSettled(t *testing.T) {
+	tg := startTarget(t, target.Config{})
+	h := startHub(t, "")
+	proxy := startProxy(t, h.addr)
+	startAgent(t, agent.Options{HubURL: h.url(), Name: "direct"})
+	startAgent(t, agent.Options{HubURL: proxy.url(), Name: "late"})
+	waitAgents(t, h.url(), 2)
+	path := scenarioFile(t, `    executor: constant-arrival-rate
+    rate: 20
+    duration: 3s
+    pre_allocated_vus: 2`)
+	rr := startRun(t, h.url(), "", startRequest(t, path, tg.url, 2, coord.PolicyContinue))
+	waitFor(t, 20*time.Second, "the run to start", func() bool { return rr.seen.hasEvent(coord.KindAgentsStarted, "") })
+	time.Sleep(time.Second)
+	proxy.cutLink()
+	res := rr.wait(t)
+	if !slices.Equal(res.LostAgents, []string{"late"}) {
+		t.Errorf("lost agents %v", res.LostAgents)
+	}
+	proxy.restore()
+
+	// The agent's buffered seconds reach the registry; the agent is idle
+	// again and takes the next run.
+	served := tg.srv.Stats().Requests
+	waitFor(t, 30*time.Second, "the late agent's seconds to be stored", func() bool {
+		return h.run(rr.id).Totals.Requests == served
+	})
+	waitAgents(t, h.url(), 2)
+	rr2 := startRun(t, h.url(), "", startRequest(t, path, tg.url, 2, coord.PolicyContinue))
+	res2 := rr2.wait(t)
+	if !res2.Complete || len(res2.LostAgents) > 0 {
+		t.Errorf("second run: complete %v, lost %v", res2.Complete, res2.LostAgents)
+	}
+}
