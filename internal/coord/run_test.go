@@ -1,6 +1,7 @@
 package coord_test
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -77,6 +78,22 @@ func TestDistributedRunIsExact(t *testing.T) {
 	view := h.run(rr.id)
 	if view.Totals.Requests != served || len(view.Sources) != 3 {
 		t.Errorf("registry: %d requests from %d sources", view.Totals.Requests, len(view.Sources))
+	}
+	// The run's summary, as the hub keeps it, says how the agents did.
+	var kept struct {
+		Requests int64               `json:"requests"`
+		Agents   coord.AgentsSummary `json:"agents"`
+	}
+	if err := json.Unmarshal(view.Summary, &kept); err != nil {
+		t.Fatal(err)
+	}
+	if kept.Requests != served || len(kept.Agents.Agents) != 3 || kept.Agents.StartSkewMs <= 0 || !kept.Agents.Complete {
+		t.Errorf("kept summary: %+v", kept)
+	}
+	for _, a := range kept.Agents.Agents {
+		if a.Outcome != coord.LinkDone || a.Produced == 0 || a.Held != a.Produced {
+			t.Errorf("kept summary, agent %+v", a)
+		}
 	}
 	lat, err := h.h.Runs().Latency(runsLatencyQuery(rr.id, rr.seen.seconds[0].UnixSecond))
 	if err != nil {

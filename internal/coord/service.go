@@ -333,8 +333,12 @@ func (c *Coordinator) settle(id string) {
 	}
 	var sources []src
 	var lost, saturated []string
+	section := AgentsSummary{Policy: r.policy, StartSkewMs: float64(r.skewNs) / 1e6, ClockUncertaintyMs: float64(r.clockUncertaintyNs) / 1e6}
 	for _, m := range r.members {
 		sources = append(sources, src{m.name, m.status.GetProducedSequence()})
+		section.Agents = append(section.Agents, AgentSummary{Name: m.name, Hostname: m.hostname, Version: m.version,
+			Outcome: m.link(), LoadMoved: m.givenAway, Produced: m.status.GetProducedSequence(),
+			Saturated: m.saturated, SaturationReason: m.saturation})
 		if m.lost {
 			lost = append(lost, m.name)
 		}
@@ -346,7 +350,7 @@ func (c *Coordinator) settle(id string) {
 	thresholdExprs := slices.Clone(r.thresholds)
 	c.mu.Unlock()
 
-	summary, err := c.summarize(id, start)
+	summary, held, err := c.summarize(id, start)
 	if err != nil {
 		c.log.Error("building the summary of a distributed run", "run", id, "err", err)
 		summary = results.NewAccumulator(start).Summary()
@@ -360,7 +364,13 @@ func (c *Coordinator) settle(id string) {
 	}
 	summary.Thresholds = threshold.Evaluate(ts, &summary)
 	summary.ThresholdOK = threshold.AllOK(summary.Thresholds)
-	summaryJSON, err := json.Marshal(summary)
+	section.Complete = true
+	for i := range section.Agents {
+		a := &section.Agents[i]
+		a.Held = held[a.Name]
+		section.Complete = section.Complete && a.Held >= a.Produced
+	}
+	summaryJSON, err := summaryWithAgents(&summary, &section)
 	if err != nil {
 		c.log.Error("encoding the summary of a distributed run", "run", id, "err", err)
 	}
@@ -404,9 +414,51 @@ func (c *Coordinator) settle(id string) {
 		"thresholds_ok", summary.ThresholdOK, "complete", complete, "start_skew", time.Duration(skew))
 }
 
+// AgentsSummary is what a distributed run's summary (as the hub keeps it,
+// GET /api/v1/runs/<id>) holds beyond results.Summary, under "agents".
+type AgentsSummary struct {
+	Policy             string         `json:"on_agent_loss"`
+	StartSkewMs        float64        `json:"start_skew_ms"`
+	ClockUncertaintyMs float64        `json:"clock_uncertainty_ms"`
+	Complete           bool           `json:"complete"`
+	Agents             []AgentSummary `json:"agents"`
+}
+
+// AgentSummary is one agent's part in a distributed run.
+type AgentSummary struct {
+	Name     string `json:"name"`
+	Hostname string `json:"hostname"`
+	Version  string `json:"version"`
+	// done, failed or lost
+	Outcome   string `json:"outcome"`
+	LoadMoved bool   `json:"load_moved"`
+	// Seconds the agent produced, and those the hub holds.
+	Produced         uint64 `json:"produced_seconds"`
+	Held             uint64 `json:"held_seconds"`
+	Saturated        bool   `json:"saturated"`
+	SaturationReason string `json:"saturation_reason,omitempty"`
+}
+
+// summaryWithAgents is the summary's JSON with the agents' section added.
+func summaryWithAgents(s *results.Summary, a *AgentsSummary) ([]byte, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, err
+	}
+	if fields["agents"], err = json.Marshal(a); err != nil {
+		return nil, err
+	}
+	return json.Marshal(fields)
+}
+
 // summarize merges every stored second of the run across agents and folds
-// them, in order, into a summary.
-func (c *Coordinator) summarize(id string, start time.Time) (results.Summary, error) {
+// them, in order, into a summary; it also counts the seconds held per
+// agent.
+func (c *Coordinator) summarize(id string, start time.Time) (results.Summary, map[string]uint64, error) {
 	merged := map[int64]*results.Second{}
 	seen := map[string]map[int64]struct{}{}
 	err := c.opts.Runs.Seconds(id, func(source string, p *brinkv1.Second) error {
@@ -429,11 +481,15 @@ func (c *Coordinator) summarize(id string, start time.Time) (results.Summary, er
 		return nil
 	})
 	if err != nil {
-		return results.Summary{}, err
+		return results.Summary{}, nil, err
 	}
 	acc := results.NewAccumulator(start)
 	for _, t := range slices.Sorted(maps.Keys(merged)) {
 		acc.Add(merged[t])
 	}
-	return acc.Summary(), nil
+	held := map[string]uint64{}
+	for source, secs := range seen {
+		held[source] = uint64(len(secs))
+	}
+	return acc.Summary(), held, nil
 }
