@@ -268,6 +268,10 @@ func (m *Monitor) loop(ctx context.Context, serveErr <-chan error) error {
 			m.log.Warn("ticks missed: the monitor could not run in time", "missed", skipped, "interval", iv)
 		}
 		m.Collect(ctx, woke, lag)
+		if m.ticks == 3 {
+			// Startup is over and the steady-state pages have been used.
+			m.log.Debug("released startup pages", "bytes", releaseStartupPages())
+		}
 		n++
 		timer.Reset(time.Until(base.Add(time.Duration(n) * iv)))
 	}

@@ -237,6 +237,12 @@ type Reader struct {
 	names   [numFiles]string
 	// Dir is the cgroup's directory in the primary hierarchy.
 	Dir string
+	// LimitsEvery makes Read re-read limits (CPU quota, period and shares,
+	// memory and PID limits) only every LimitsEvery reads; 0 or 1 reads
+	// them every time.
+	LimitsEvery int
+	reads       int
+	limits      bool
 }
 
 // Open opens the statistics files of the cgroup at paths. Files the kernel

@@ -70,7 +70,6 @@ func v1Container(cpuDir, cpuacctDir, dir string) map[string]string {
 		"pids/" + dir + "/pids.current":                               "7\n",
 		"pids/" + dir + "/pids.max":                                   "max\n",
 		cpuacctDir + "/" + dir + "/cgroup.procs":                      "4242\n4243\n",
-		"cpu/cgroup.procs":                                            "1\n",
 	}
 }
 
@@ -356,4 +355,56 @@ func merge(ms ...map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+func TestLimitsEvery(t *testing.T) {
+	sysfs := t.TempDir()
+	root := filepath.Join(sysfs, "fs", "cgroup")
+	writeTree(t, root, map[string]string{
+		"cgroup.controllers": "",
+		"x/cgroup.procs":     "1\n",
+		"x/cpu.max":          "50000 100000\n",
+		"x/cpu.stat":         "usage_usec 10\n",
+		"x/memory.max":       "1000\n",
+	})
+	l, err := Detect(sysfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(l, SamePaths("/x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.LimitsEvery = 3
+	var st Stats
+	var buf Buffer
+	read := func() {
+		t.Helper()
+		if err := r.Read(&st, &buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read()
+	writeFile := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(root, "x", name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile("cpu.max", "max 100000\n")
+	writeFile("memory.max", "max\n")
+	writeFile("cpu.stat", "usage_usec 20\n")
+	for i := 1; i <= 2; i++ {
+		read()
+		if st.CPUQuotaUs != 50000 || st.MemLimit != 1000 || st.Has&(HasCPUQuota|HasMemLimit) != HasCPUQuota|HasMemLimit {
+			t.Fatalf("read %d: limits not kept between refreshes: %+v", i, st)
+		}
+		if st.CPUUsageNs != 20000 {
+			t.Fatalf("read %d: usage %d, want 20000: usage is read every time", i, st.CPUUsageNs)
+		}
+	}
+	read()
+	if st.CPUQuotaUs != -1 || st.MemLimit != 0 {
+		t.Errorf("third read must refresh limits: %+v", st)
+	}
 }

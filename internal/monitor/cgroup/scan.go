@@ -22,24 +22,36 @@ func ValidatePattern(p string) error {
 }
 
 // Glob returns the cgroups of the primary hierarchy that match any of
-// patterns, as sorted paths relative to the hierarchy root.
+// patterns, as sorted paths relative to the hierarchy root. It runs every
+// tick, so it lists directories (whose entries carry their type) instead
+// of stating every match.
 func Glob(l Layout, patterns []string) ([]string, error) {
 	root := l.Primary()
 	seen := map[string]bool{}
 	for _, p := range patterns {
-		matches, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(p)))
+		parentPattern, last := path.Split(path.Clean(p))
+		parents, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(parentPattern)))
 		if err != nil {
 			return nil, fmt.Errorf("cgroup pattern %q: %w", p, err)
 		}
-		for _, m := range matches {
-			if fi, err := os.Stat(m); err != nil || !fi.IsDir() {
-				continue
-			}
-			rel, err := filepath.Rel(root, m)
+		for _, parent := range parents {
+			entries, err := os.ReadDir(parent)
 			if err != nil {
 				continue
 			}
-			seen["/"+filepath.ToSlash(rel)] = true
+			for _, e := range entries {
+				if !e.IsDir() {
+					continue
+				}
+				if ok, _ := path.Match(last, e.Name()); !ok {
+					continue
+				}
+				rel, err := filepath.Rel(root, filepath.Join(parent, e.Name()))
+				if err != nil {
+					continue
+				}
+				seen["/"+filepath.ToSlash(rel)] = true
+			}
 		}
 	}
 	out := make([]string, 0, len(seen))

@@ -79,6 +79,9 @@ type Stats struct {
 	PSI [3]Pressure
 }
 
+// limitParts are the parts of Stats that hold limits.
+const limitParts = HasCPUQuota | HasCPUShares | HasMemLimit | HasThreadsMax
+
 // userHZ is the unit of cpuacct.stat: clock ticks of 1/100 s on every
 // architecture Linux exports to user space.
 const userHZ = 100
@@ -92,8 +95,19 @@ const unlimitedV1 = math.MaxInt64 &^ (1<<16 - 1)
 // does not parse is reported as an error naming the file, after the other
 // files have been read.
 func (r *Reader) Read(s *Stats, buf *Buffer) error {
+	// Limits change only when someone updates them (docker update); they
+	// are re-read every LimitsEvery reads and kept from s in between.
+	limits := r.reads%max(r.LimitsEvery, 1) == 0
+	r.reads++
+	prev := *s
 	io := s.IO[:0]
 	*s = Stats{IO: io, CPUQuotaUs: -1}
+	if !limits {
+		s.Has = prev.Has & limitParts
+		s.CPUQuotaUs, s.CPUPeriodUs, s.CPUShares = prev.CPUQuotaUs, prev.CPUPeriodUs, prev.CPUShares
+		s.MemLimit, s.ThreadsMax = prev.MemLimit, prev.ThreadsMax
+	}
+	r.limits = limits
 	var firstErr error
 	fail := func(what string, err error) {
 		if firstErr == nil {
@@ -133,6 +147,22 @@ func (r *Reader) value(id fileID, buf *Buffer, name string, fail func(string, er
 		return 0, false, nil
 	}
 	return v, true, nil
+}
+
+// readLimit reads a limit file on the reads that refresh limits.
+func (r *Reader) readLimit(id fileID, buf *Buffer, fail func(string, error)) ([]byte, bool, error) {
+	if !r.limits {
+		return nil, false, nil
+	}
+	return r.read(id, buf, fail)
+}
+
+// limitValue is value for a limit file.
+func (r *Reader) limitValue(id fileID, buf *Buffer, name string, fail func(string, error)) (uint64, bool, error) {
+	if !r.limits {
+		return 0, false, nil
+	}
+	return r.value(id, buf, name, fail)
 }
 
 func (r *Reader) readV1(s *Stats, buf *Buffer, fail func(string, error)) error {
@@ -176,7 +206,7 @@ func (r *Reader) readV1(s *Stats, buf *Buffer, fail func(string, error)) error {
 		})
 		s.Has |= HasCFS
 	}
-	b, ok, err = r.read(fCPUQuota, buf, fail)
+	b, ok, err = r.readLimit(fCPUQuota, buf, fail)
 	if err != nil {
 		return err
 	}
@@ -198,7 +228,7 @@ func (r *Reader) readV1(s *Stats, buf *Buffer, fail func(string, error)) error {
 			}
 		}
 	}
-	if v, ok, err = r.value(fCPUShares, buf, "cpu.shares", fail); err != nil {
+	if v, ok, err = r.limitValue(fCPUShares, buf, "cpu.shares", fail); err != nil {
 		return err
 	} else if ok {
 		s.CPUShares = v
@@ -233,7 +263,7 @@ func (r *Reader) readV1(s *Stats, buf *Buffer, fail func(string, error)) error {
 			s.Has |= HasMemory
 		}
 	}
-	if v, ok, err = r.value(fMemLimit, buf, "memory.limit_in_bytes", fail); err != nil {
+	if v, ok, err = r.limitValue(fMemLimit, buf, "memory.limit_in_bytes", fail); err != nil {
 		return err
 	} else if ok {
 		if v >= unlimitedV1 {
@@ -312,7 +342,7 @@ func (r *Reader) readV2(s *Stats, buf *Buffer, fail func(string, error)) error {
 			}
 		})
 	}
-	if b, ok, err = r.read(fCPUMax, buf, fail); err != nil {
+	if b, ok, err = r.readLimit(fCPUMax, buf, fail); err != nil {
 		return err
 	} else if ok {
 		q, p, perr := parseCPUMax(b)
@@ -323,7 +353,7 @@ func (r *Reader) readV2(s *Stats, buf *Buffer, fail func(string, error)) error {
 			s.Has |= HasCPUQuota
 		}
 	}
-	v, ok, err := r.value(fCPUWeight, buf, "cpu.weight", fail)
+	v, ok, err := r.limitValue(fCPUWeight, buf, "cpu.weight", fail)
 	if err != nil {
 		return err
 	}
@@ -358,7 +388,7 @@ func (r *Reader) readV2(s *Stats, buf *Buffer, fail func(string, error)) error {
 			s.Has |= HasMemory
 		}
 	}
-	if b, ok, err = r.read(fMemMax, buf, fail); err != nil {
+	if b, ok, err = r.readLimit(fMemMax, buf, fail); err != nil {
 		return err
 	} else if ok {
 		v, unlimited, perr := parseLimit(b)
@@ -420,7 +450,7 @@ func (r *Reader) readCommon(s *Stats, buf *Buffer, fail func(string, error)) err
 		s.Threads = v
 		s.Has |= HasThreads
 	}
-	b, ok, err := r.read(fPidsMax, buf, fail)
+	b, ok, err := r.readLimit(fPidsMax, buf, fail)
 	if err != nil {
 		return err
 	}

@@ -282,6 +282,12 @@ func (c *Containers) Close() {
 
 const engineOpenAttempts = 5
 
+// limitsEvery is how many ticks a container's limits (CPU quota and
+// shares, memory and PID limits) are kept before they are read again:
+// they only change when someone updates them, and skipping their five
+// files on the other ticks cuts the per-container reads by a quarter.
+const limitsEvery = 10
+
 // syncEngine tracks new engine containers and drops stopped ones.
 func (c *Containers) syncEngine() {
 	if c.cfg.Engine == nil {
@@ -495,6 +501,7 @@ func (c *Containers) track(key string, info Info, r *cgroup.Reader, in naming.In
 		return fmt.Errorf("labels of %s: %w", info.Name, err)
 	}
 	info.Labels = ls
+	r.LimitsEvery = limitsEvery
 	t := &tracked{key: key, info: info, reader: r, io: map[[2]uint32]*[4]*metrics.Series{}}
 	f := &c.fam
 	s := func(fam *metrics.Family) *metrics.Series { return metrics.NewSeries(fam, ls) }
