@@ -454,7 +454,12 @@ func (c *Containers) trackCgroup(key, p string) error {
 		ID: p, Name: name, Service: service, Rule: rule, Cgroup: p,
 		Pid: st.FirstPID, Source: "cgroup", NetworkMode: mode,
 	}
-	return c.track(key, info, r, in)
+	if err := c.track(key, info, r, in); err != nil {
+		return err
+	}
+	// The limits read here are kept until the reader refreshes them.
+	c.tracked[key].stats = st
+	return nil
 }
 
 // processEnv reads the variables naming needs from /proc/<pid>/environ.
