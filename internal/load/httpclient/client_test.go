@@ -218,20 +218,21 @@ func TestFailureClassification(t *testing.T) {
 	}
 	garbage := func(t *testing.T) string { return cannedServer(t, "SMTP ready\r\n\r\n", true) }
 	tests := []struct {
-		name   string
-		server func(*testing.T) string
-		want   results.FailureKind
+		name    string
+		server  func(*testing.T) string
+		timeout time.Duration
+		want    results.FailureKind
 	}{
-		{"connection refused", refused, results.ConnectRefused},
-		{"timeout", stall, results.Timeout},
-		{"closed mid-body", midBodyReset, results.Reset},
-		{"unverified certificate", badTLS, results.TLS},
-		{"not HTTP", garbage, results.OtherError},
+		{"connection refused", refused, 10 * time.Second, results.ConnectRefused},
+		{"timeout", stall, 300 * time.Millisecond, results.Timeout},
+		{"closed mid-body", midBodyReset, 10 * time.Second, results.Reset},
+		{"unverified certificate", badTLS, 10 * time.Second, results.TLS},
+		{"not HTTP", garbage, 10 * time.Second, results.OtherError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			url := tt.server(t)
-			s := New(Options{Timeout: 300 * time.Millisecond}, nil).NewSession()
+			s := New(Options{Timeout: tt.timeout}, nil).NewSession()
 			defer s.Close()
 			var res Result
 			s.Do(mustPrepare(t, "GET", url, nil, nil), Capture{}, &res)
@@ -476,5 +477,29 @@ func TestConnectAheadOfTheFirstRequest(t *testing.T) {
 	s.Do(req, Capture{}, &res)
 	if res.Err != nil || res.Reconnected {
 		t.Fatalf("first request after Connect: err=%v reconnected=%v", res.Err, res.Reconnected)
+	}
+}
+
+// A connection opened ahead and closed by the server while it sat idle
+// (as servers do with connections that send no request) is replaced.
+func TestConnectedAheadThenClosedByServer(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+	}))
+	srv.Config.ReadHeaderTimeout = 100 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	s := New(Options{Timeout: 5 * time.Second}, nil).NewSession()
+	defer s.Close()
+	req := mustPrepare(t, "GET", srv.URL, nil, nil)
+	if err := s.Connect(req.Endpoint); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	var res Result
+	s.Do(req, Capture{}, &res)
+	if res.Err != nil || res.Status != 200 || !res.Reconnected || requests.Load() != 1 {
+		t.Fatalf("err=%v status=%d reconnected=%v, server saw %d", res.Err, res.Status, res.Reconnected, requests.Load())
 	}
 }

@@ -58,7 +58,11 @@ func (s *rawSession) Connect(ep Endpoint) error {
 	if t := s.client.opts.Timeout; t > 0 {
 		deadline = time.Now().Add(t)
 	}
-	return c.dial(deadline)
+	if err := c.dial(deadline); err != nil {
+		return err
+	}
+	c.idled = true
+	return nil
 }
 
 func (s *rawSession) Interrupt() {
@@ -85,7 +89,9 @@ type rawConn struct {
 	ep      Endpoint
 	mu      sync.Mutex // guards nc for Interrupt; the owner goroutine is the only writer
 	nc      net.Conn
-	reused  bool // nc has carried a complete response
+	// idled: nc has sat idle before the next request (kept alive after a
+	// response, or opened ahead by Connect), so the server may have closed it.
+	idled bool
 	buf     []byte
 	r, w    int
 	// fast path on the socket itself (plain TCP on Linux), see rawio_linux.go
@@ -113,7 +119,7 @@ func (c *rawConn) close() {
 	}
 	c.mu.Unlock()
 	c.fd.detach()
-	c.reused = false
+	c.idled = false
 	c.r, c.w = 0, 0
 }
 
@@ -139,13 +145,13 @@ func (c *rawConn) do(req *Request, capture Capture, res *Result) {
 			}
 			res.Reconnected = true
 		}
-		reused := c.reused
+		idled := c.idled
 		if err := c.roundTrip(req, capture, deadline, res); err != nil {
 			c.close()
-			// A kept-alive connection the server closed while idle fails
-			// before any response byte; retry such a request once on a
-			// fresh connection, as browsers and net/http do.
-			if reused && attempt == 0 && res.BytesIn == 0 && isStale(err) {
+			// A connection the server closed while it sat idle fails before
+			// any response byte; retry such a request once on a fresh
+			// connection, as browsers and net/http do.
+			if idled && attempt == 0 && res.BytesIn == 0 && isStale(err) {
 				res.BytesOut, res.Sent = 0, false
 				continue
 			}
@@ -198,7 +204,7 @@ func (c *rawConn) dial(deadline time.Time) error {
 		c.close()
 		return errInterrupted
 	}
-	c.reused = false
+	c.idled = false
 	c.r, c.w = 0, 0
 	if c.buf == nil {
 		c.buf = make([]byte, readBufferSize)
@@ -251,7 +257,7 @@ func (c *rawConn) roundTrip(req *Request, capture Capture, deadline time.Time, r
 		}
 		return err
 	}
-	c.reused = true
+	c.idled = true
 	return nil
 }
 
