@@ -92,8 +92,8 @@ type rawConn struct {
 	// idled: nc has sat idle before the next request (kept alive after a
 	// response, or opened ahead by Connect), so the server may have closed it.
 	idled bool
-	buf     []byte
-	r, w    int
+	buf   []byte
+	r, w  int
 	// fast path on the socket itself (plain TCP on Linux), see rawio_linux.go
 	fd fdIO
 	// per response
