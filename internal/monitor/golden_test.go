@@ -193,3 +193,138 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	m.Collect(context.Background(), time.UnixMilli(1795550000000), 0)
 	testenv.CheckMetrics(t, promtool, get(t, m.Handler(), "/metrics"))
 }
+
+// copyTree copies a fixture tree, symlinks included, so a test can change
+// files between ticks.
+func copyTree(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case fi.IsDir():
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func rewrite(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("%s does not contain %q", path, old)
+	}
+	if err := os.WriteFile(path, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Rates in /api/v1/containers are exact over the last interval, and every
+// series (limits included) is there on every tick.
+func TestRatesAndSteadyTicks(t *testing.T) {
+	root := copyTree(t, filepath.Join("testdata", "v2"))
+	m := fixtureMonitor(t, root)
+	t0 := time.UnixMilli(1795550000000)
+	m.Collect(context.Background(), t0, 0)
+	first := withoutSelf(get(t, m.Handler(), "/metrics"))
+
+	const marathon = "system.slice/docker-8095f48dc2d146aa05a20e2e797e313c47eb14070a21260d15c5f7630f06fa44.scope"
+	cg := filepath.Join(root, "sys", "fs", "cgroup", marathon, "cpu.stat")
+	rewrite(t, cg, "usage_usec 30250000", "usage_usec 30750000") // +0.5 s of CPU
+	rewrite(t, cg, "nr_periods 6000", "nr_periods 6010")
+	rewrite(t, cg, "nr_throttled 4100", "nr_throttled 4105")
+	rewrite(t, filepath.Join(root, "proc", "4343", "net", "dev"), "eth0:  125000", "eth0:  126000")
+	rewrite(t, filepath.Join(root, "proc", "stat"), "cpu0 73251 229 18129", "cpu0 73301 229 18179") // +0.5 s user, +0.5 s system
+	m.Collect(context.Background(), t0.Add(time.Second), 0)
+
+	var resp struct {
+		Data struct {
+			Host struct {
+				CPUUsedCores *float64 `json:"cpu_used_cores"`
+			} `json:"host"`
+			Containers []struct {
+				Name       string   `json:"name"`
+				CPUCores   *float64 `json:"cpu_cores"`
+				Throttled  *float64 `json:"cpu_throttled_ratio"`
+				LimitCores *float64 `json:"cpu_limit_cores"`
+				RxPerSec   *float64 `json:"network_receive_bytes_per_second"`
+				TxPerSec   *float64 `json:"network_transmit_bytes_per_second"`
+			} `json:"containers"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(get(t, m.Handler(), "/api/v1/containers"), &resp); err != nil {
+		t.Fatal(err)
+	}
+	if c := resp.Data.Host.CPUUsedCores; c == nil || *c != 1 {
+		t.Errorf("host cpu_used_cores = %v, want 1", c)
+	}
+	checked := 0
+	for _, c := range resp.Data.Containers {
+		switch c.Name {
+		case "mesos-0d7c2a4b-1234-4cde-9f00-aabbccddeeff-S0.9b8f3c1e-2d4a-4f6b-8c7d-0e1f2a3b4c5d":
+			checked++
+			if c.CPUCores == nil || *c.CPUCores != 0.5 || c.Throttled == nil || *c.Throttled != 0.5 || c.LimitCores == nil || *c.LimitCores != 0.5 {
+				t.Errorf("%s: cpu_cores %v, throttled %v, limit %v; want 0.5 each", c.Name, c.CPUCores, c.Throttled, c.LimitCores)
+			}
+			if c.RxPerSec != nil {
+				t.Errorf("%s shares the host's network: rate must be null", c.Name)
+			}
+		case "shop-cart-1":
+			checked++
+			if c.RxPerSec == nil || *c.RxPerSec != 1000 || c.TxPerSec == nil || *c.TxPerSec != 0 {
+				t.Errorf("%s: rx %v tx %v bytes/s, want 1000 and 0", c.Name, c.RxPerSec, c.TxPerSec)
+			}
+			if c.CPUCores == nil || *c.CPUCores != 0 {
+				t.Errorf("%s: cpu_cores %v, want 0", c.Name, c.CPUCores)
+			}
+		}
+	}
+	if checked != 2 {
+		t.Fatalf("containers missing from the JSON: %+v", resp.Data.Containers)
+	}
+
+	// Ticks after the first report the same series (limits are kept
+	// between their re-reads).
+	for i := 2; i <= 12; i++ {
+		m.Collect(context.Background(), t0.Add(time.Duration(i)*time.Second), 0)
+		if got, want := seriesOf(withoutSelf(get(t, m.Handler(), "/metrics"))), seriesOf(first); got != want {
+			t.Fatalf("tick %d reports different series than the first:\n%s", i, diff(want, got))
+		}
+	}
+}
+
+// seriesOf returns a page's lines without values and timestamps.
+func seriesOf(page []byte) string {
+	var b strings.Builder
+	for _, line := range strings.Split(string(page), "\n") {
+		if i := strings.LastIndex(line, "} "); i >= 0 && !strings.HasPrefix(line, "#") {
+			line = line[:i+1]
+		} else if !strings.HasPrefix(line, "#") {
+			line, _, _ = strings.Cut(line, " ")
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
