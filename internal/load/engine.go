@@ -210,9 +210,6 @@ func (e *Engine) Seconds() <-chan *results.Second { return e.seconds }
 // been received from Seconds, or once Run has returned.
 func (e *Engine) StartTime() time.Time { return e.start }
 
-// Collector exposes live counters (VUs) for progress displays.
-func (e *Engine) Collector() *Collector { return e.collector }
-
 // Stop asks for a graceful stop: no new iterations or requests; in-flight
 // requests get each scenario's graceful stop time to finish.
 func (e *Engine) Stop() { e.stopOnce.Do(func() { close(e.stopCh) }) }
