@@ -369,3 +369,33 @@ func TestAgentBackAfterTheRunSettled(t *testing.T) {
 		t.Errorf("second run: complete %v, lost %v", res2.Complete, res2.LostAgents)
 	}
 }
+
+// TestEveryAgentCutOffForAMoment: when the only agent of a run is lost
+// for a few seconds and comes back, the run goes on to its planned end:
+// a moment without any agent is not the end of the run.
+func TestEveryAgentCutOffForAMoment(t *testing.T) {
+	tg := startTarget(t, target.Config{})
+	h := startHub(t, "")
+	proxy := startProxy(t, h.addr)
+	startAgent(t, agent.Options{HubURL: proxy.url(), Name: "only"})
+	waitAgents(t, h.url(), 1)
+	path := scenarioFile(t, `    executor: constant-arrival-rate
+    rate: 20
+    duration: 12s
+    pre_allocated_vus: 2`)
+	rr := startRun(t, h.url(), "", startRequest(t, path, tg.url, 1, coord.PolicyContinue))
+	waitFor(t, 20*time.Second, "the run to start", func() bool { return rr.seen.hasEvent(coord.KindAgentsStarted, "") })
+	time.Sleep(time.Second)
+	proxy.cutLink()
+	waitFor(t, 10*time.Second, "the agent to be lost", func() bool { return rr.seen.hasEvent(coord.KindAgentLost, "only") })
+	proxy.restore()
+	res := rr.wait(t)
+	sum := summaryOf(t, res)
+	if res.Aborted || !res.Complete || len(res.LostAgents) > 0 || sum.Iterations+sum.Dropped != 240 {
+		t.Errorf("aborted %v complete %v lost %v, %d iterations scheduled (want 240: the whole plan)",
+			res.Aborted, res.Complete, res.LostAgents, sum.Iterations+sum.Dropped)
+	}
+	if served := tg.srv.Stats().Requests; sum.Requests != served {
+		t.Errorf("summary %d requests, target %d", sum.Requests, served)
+	}
+}

@@ -248,7 +248,7 @@ func (r *drun) rejoinLocked(c *Coordinator, m *member, a *agentState, wasLost bo
 		if a.status.GetState() == brinkv1.AgentState_AGENT_STATE_IDLE {
 			r.abortLocked(c, fmt.Sprintf("agent %s lost its assignment before the start", m.name), now)
 		}
-	case r.state == StateStopping || m.givenAway || r.aborted:
+	case r.stopRequested || m.givenAway || r.aborted:
 		reason := "the run is stopping"
 		if m.givenAway {
 			reason = "its load was moved to other agents while it was lost"
@@ -309,9 +309,6 @@ func (r *drun) tickLocked(c *Coordinator, now time.Time) {
 		r.startBarrierLocked(c, now)
 	case StateRunning, StateStopping:
 		r.skewLocked(c, now)
-		if r.state == StateRunning && r.startNs != 0 && r.allDoneOrLost() {
-			r.state = StateStopping
-		}
 		if r.readyToSettle(c, now) {
 			r.state = StateSettling
 			r.dirty = true
