@@ -309,3 +309,40 @@ func TestRunHTTP2(t *testing.T) {
 		t.Fatalf("exit %d, protocols seen %v\n%s", r.code, protos, r.stderr)
 	}
 }
+
+// A run reported to a real hub: the hub's totals, computed from the
+// seconds it stored, equal the local summary and the target's count.
+func TestRunReportsToHub(t *testing.T) {
+	hubURL := startTestHub(t)
+	srv, url := startRunTarget(t, target.Config{})
+	dir := t.TempDir()
+	r := runBrink(t, nil, "", "run", "--url", url, "--vus", "4", "--iterations", "300",
+		"--hub", hubURL, "--out", "json="+filepath.Join(dir, "h.json"))
+	if r.code != ExitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	sum := readJSON(t, filepath.Join(dir, "h.json"))
+	id, _ := sum["run"].(string)
+	if id == "" || int64(sum["requests"].(float64)) != srv.Stats().Requests {
+		t.Fatalf("run id %q, %v requests (target %d)", id, sum["requests"], srv.Stats().Requests)
+	}
+	resp, err := http.Get(hubURL + "/api/v1/runs/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Status string `json:"status"`
+			Totals struct {
+				Requests int64 `json:"requests"`
+			} `json:"totals"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Data.Status != "finished" || body.Data.Totals.Requests != 300 {
+		t.Fatalf("hub has run %s as %q with %d requests, want finished with 300", id, body.Data.Status, body.Data.Totals.Requests)
+	}
+}
