@@ -174,6 +174,9 @@ func (r *drun) lostLocked(c *Coordinator, m *member, now time.Time, why string) 
 // rebalanceLocked moves a lost member's remaining load onto the members
 // still running, split exactly like the original plan.
 func (r *drun) rebalanceLocked(c *Coordinator, lost *member, now time.Time) {
+	if lost.givenAway || lost.state() == brinkv1.AgentState_AGENT_STATE_FLUSHING {
+		return // moved already, or its load had ended
+	}
 	var takers []*member
 	for _, m := range r.members {
 		s := m.state()
