@@ -11,7 +11,7 @@
 // live view for watchers, and once every agent is done builds the run's
 // exact summary from the registry and judges the thresholds.
 //
-// An agent the hub has not heard from for LostAfter (2 s; agents report
+// An agent the hub has not heard from for LostAfter (2.5 s; agents report
 // every 500 ms) is lost: the run's timeline gets an event and the run's
 // policy applies — continue with the others, rebalance the lost agent's
 // remaining load onto them, or abort. A lost agent that comes back
