@@ -22,7 +22,7 @@ const autoscaleMax = 3
 // autoscaleWindow is the autoscaler's averaging window: short, so that the
 // lab's short phases see it react, and so that the quiet time before the
 // phase (the window and a margin) stays short too.
-const autoscaleWindow = 6 * time.Second
+const autoscaleWindow = 5 * time.Second
 
 // autoscalePhase is one replica with the autoscaler on, under the same
 // ramp as the overload: the autoscaler should add replicas (started by its
@@ -32,7 +32,7 @@ func autoscalePhase() Phase {
 		Name: "autoscale", Title: "Same overload, one replica and the autoscaler", Replicas: 1, InQuick: true,
 		Story: "The same ramp against one replica, with brink's autoscaler watching CPU and requests per replica: " +
 			"it starts replicas through Docker and adds them to HAProxy once they answer, before the first one breaks.",
-		Duration: 90 * time.Second, QuickDuration: 25 * time.Second,
+		Duration: 90 * time.Second, QuickDuration: 22 * time.Second,
 		Load:      overloadRamp,
 		Quiet:     autoscaleWindow + 2*time.Second,
 		Alongside: startAutoscaler,

@@ -13,12 +13,34 @@ import (
 	"time"
 )
 
-// cgroupRootName is the cgroup every process the lab limits lives under,
-// in each hierarchy: /sys/fs/cgroup/<controller>/brink-lab/<name> on
-// cgroup v1, /sys/fs/cgroup/brink-lab/<name> on v2. The monitor is told to
-// report /brink-lab/* and names each by its last path element, so HAProxy
-// in /brink-lab/lb shows up as the service "lb", like a container would.
+// cgroupRootName is the cgroup everything the lab runs lives under, in
+// each hierarchy: /sys/fs/cgroup/<controller>/brink-lab/... on cgroup v1,
+// /sys/fs/cgroup/brink-lab/... on v2. HAProxy is in brink-lab/lb and the
+// load generator (the lab process) in brink-lab/generator; the monitor
+// reports those two as raw cgroups named by their last path element, so
+// HAProxy shows up as the service "lb", like a container would. With
+// Docker's cgroupfs driver the containers live below it too
+// (brink-lab/web/<id>, brink-lab/infra/<id>).
 const cgroupRootName = "brink-lab"
+
+// Raw cgroups the lab creates under brink-lab.
+const (
+	lbCgroup        = LBService
+	generatorCgroup = "generator"
+	webCgroup       = "web"   // docker --cgroup-parent of the replicas
+	infraCgroup     = "infra" // docker --cgroup-parent of the hub and the monitor
+)
+
+// The lab's share of the CPU when the host is busy with other work:
+// brink-lab weighs as much as 64 ordinary processes (cgroup v1 cpu.shares,
+// v2 cpu.weight), so that on a shared machine — a CI runner with a build
+// beside it has a load of 20 — the replicas still get the CPU their quota
+// allows, as on the seed's dedicated VMs, while the quotas keep the lab
+// itself from taking more.
+const (
+	labCPUShares = 64 * 1024
+	labCPUWeight = 64 * 100
+)
 
 // cgroupLayout is where this host mounts its cgroup hierarchies.
 type cgroupLayout struct {
@@ -67,38 +89,72 @@ type limitGroup struct {
 // cfsPeriod is the CFS period the quota is expressed in, Docker's default.
 const cfsPeriod = 100_000 // µs
 
-// createLimitGroup makes brink-lab/<name> in every hierarchy with the given
-// CPU limit (cores) and memory limit (bytes).
-func (l cgroupLayout) createLimitGroup(name string, cpus float64, memory int64) (*limitGroup, error) {
-	g := &limitGroup{layout: l, name: name}
-	quota := int64(cpus * cfsPeriod)
+// createLabRoot makes brink-lab in every hierarchy and gives it the lab's
+// CPU weight.
+func (l cgroupLayout) createLabRoot() error {
 	for _, h := range l.dirs {
-		parent := filepath.Join(h, cgroupRootName)
-		if err := os.MkdirAll(filepath.Join(parent, name), 0o755); err != nil {
-			return g, fmt.Errorf("creating cgroup %s: %w (brink lab must run as root)", filepath.Join(parent, name), err)
+		dir := filepath.Join(h, cgroupRootName)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating cgroup %s: %w (brink lab must run as root)", dir, err)
 		}
-		dir := filepath.Join(parent, name)
-		var writes [][2]string
 		if l.v2 {
 			// Controllers must be enabled on the way down before the
-			// group's own limit files exist.
-			for _, d := range []string{h, parent} {
+			// groups below have their limit files.
+			for _, d := range []string{h, dir} {
 				if err := enableV2Controllers(d, "cpu", "memory"); err != nil {
-					return g, err
+					return err
 				}
 			}
-			writes = [][2]string{{"cpu.max", fmt.Sprintf("%d %d", quota, cfsPeriod)}, {"memory.max", strconv.FormatInt(memory, 10)}}
-		} else {
+			if err := writeCgroupFile(dir, "cpu.weight", strconv.Itoa(labCPUWeight)); err != nil {
+				return err
+			}
+		} else if isFile(filepath.Join(dir, "cpu.shares")) {
+			if err := writeCgroupFile(dir, "cpu.shares", strconv.Itoa(labCPUShares)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func writeCgroupFile(dir, name, value string) error {
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(value), 0o644); err != nil {
+		return fmt.Errorf("setting %s of cgroup %s: %w", name, dir, err)
+	}
+	return nil
+}
+
+// createLimitGroup makes brink-lab/<name> in every hierarchy with the given
+// CPU limit (cores) and memory limit (bytes; 0 for none).
+func (l cgroupLayout) createLimitGroup(name string, cpus float64, memory int64) (*limitGroup, error) {
+	g := &limitGroup{layout: l, name: name}
+	if err := l.createLabRoot(); err != nil {
+		return g, err
+	}
+	quota := int64(cpus * cfsPeriod)
+	for _, h := range l.dirs {
+		dir := filepath.Join(h, cgroupRootName, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return g, fmt.Errorf("creating cgroup %s: %w (brink lab must run as root)", dir, err)
+		}
+		var writes [][2]string
+		switch {
+		case l.v2:
+			writes = append(writes, [2]string{"cpu.max", fmt.Sprintf("%d %d", quota, cfsPeriod)})
+			if memory > 0 {
+				writes = append(writes, [2]string{"memory.max", strconv.FormatInt(memory, 10)})
+			}
+		default:
 			if isFile(filepath.Join(dir, "cpu.cfs_quota_us")) {
 				writes = append(writes, [2]string{"cpu.cfs_period_us", strconv.Itoa(cfsPeriod)}, [2]string{"cpu.cfs_quota_us", strconv.FormatInt(quota, 10)})
 			}
-			if isFile(filepath.Join(dir, "memory.limit_in_bytes")) {
+			if memory > 0 && isFile(filepath.Join(dir, "memory.limit_in_bytes")) {
 				writes = append(writes, [2]string{"memory.limit_in_bytes", strconv.FormatInt(memory, 10)})
 			}
 		}
 		for _, w := range writes {
-			if err := os.WriteFile(filepath.Join(dir, w[0]), []byte(w[1]), 0o644); err != nil {
-				return g, fmt.Errorf("setting %s of cgroup %s: %w", w[0], dir, err)
+			if err := writeCgroupFile(dir, w[0], w[1]); err != nil {
+				return g, err
 			}
 		}
 	}
@@ -163,25 +219,95 @@ func readPIDs(dir string) ([]int, error) {
 	return pids, nil
 }
 
-// labCgroupDirs lists every cgroup the lab may have created on this host,
-// deepest first (children before brink-lab itself), whether or not this
-// process created them: what `brink lab --down` removes.
+// hierarchies lists every mounted hierarchy under the root: on v1 not
+// only the three the lab writes to, since Docker creates a container's
+// parent groups (brink-lab/web) in all of them.
+func (l cgroupLayout) hierarchies() []string {
+	if l.v2 {
+		return []string{l.root}
+	}
+	out := slices.Clone(l.dirs)
+	entries, err := os.ReadDir(l.root)
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		dir, err := filepath.EvalSymlinks(filepath.Join(l.root, e.Name()))
+		if err != nil || slices.Contains(out, dir) || !isFile(filepath.Join(dir, "cgroup.procs")) {
+			continue
+		}
+		out = append(out, dir)
+	}
+	return out
+}
+
+// labCgroupDirs lists every cgroup under brink-lab on this host, in every
+// hierarchy, children before their parents, whether or not this process
+// created them: what cleanup and `brink lab --down` remove.
 func (l cgroupLayout) labCgroupDirs() []string {
 	var out []string
-	for _, h := range l.dirs {
-		parent := filepath.Join(h, cgroupRootName)
-		entries, err := os.ReadDir(parent)
+	var walk func(dir string)
+	walk = func(dir string) {
+		entries, err := os.ReadDir(dir)
 		if err != nil {
-			continue
+			return
 		}
 		for _, e := range entries {
 			if e.IsDir() {
-				out = append(out, filepath.Join(parent, e.Name()))
+				walk(filepath.Join(dir, e.Name()))
 			}
 		}
-		out = append(out, parent)
+		out = append(out, dir)
+	}
+	for _, h := range l.hierarchies() {
+		if dir := filepath.Join(h, cgroupRootName); isDir(dir) {
+			walk(dir)
+		}
 	}
 	return out
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// ownCgroups is where a process sits in each of the layout's hierarchies,
+// read from its /proc/<pid>/cgroup file, so that it can be moved back.
+func (l cgroupLayout) ownCgroups(procCgroup []byte) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(procCgroup)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, h := range l.dirs {
+			if l.v2 && parts[1] == "" || !l.v2 && sameControllers(parts[1], filepath.Base(h)) {
+				out[h] = parts[2]
+			}
+		}
+	}
+	return out
+}
+
+func sameControllers(a, b string) bool {
+	x, y := strings.Split(a, ","), strings.Split(b, ",")
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// moveTo puts a process back where ownCgroups found it (the hierarchy's
+// root where it was not found).
+func (l cgroupLayout) moveTo(pid int, where map[string]string) error {
+	var errs []error
+	for _, h := range l.dirs {
+		dir := filepath.Join(h, filepath.Clean("/"+where[h]))
+		if err := writeCgroupFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // removeCgroups stops every process left in the given cgroup directories
@@ -219,9 +345,16 @@ func removeCgroups(ctx context.Context, dirs []string, grace time.Duration) erro
 	return errors.Join(errs...)
 }
 
+// othersIn lists the processes in a cgroup directory except this one: the
+// lab never signals itself (it leaves its own cgroup before removing it).
+func othersIn(dir string) ([]int, error) {
+	pids, err := readPIDs(dir)
+	return slices.DeleteFunc(pids, func(p int) bool { return p == os.Getpid() }), err
+}
+
 // emptyCgroup ends the processes in dir: SIGTERM, then SIGKILL after grace.
 func emptyCgroup(ctx context.Context, dir string, grace time.Duration) error {
-	pids, err := readPIDs(dir)
+	pids, err := othersIn(dir)
 	if err != nil || len(pids) == 0 {
 		return nil // a parent directory without cgroup.procs, or nothing left
 	}
@@ -231,7 +364,7 @@ func emptyCgroup(ctx context.Context, dir string, grace time.Duration) error {
 	deadline := time.Now().Add(grace)
 	killed := false
 	for {
-		pids, err = readPIDs(dir)
+		pids, err = othersIn(dir)
 		if err != nil || len(pids) == 0 {
 			return nil
 		}

@@ -109,15 +109,16 @@ func (e *engine) imageExists(ctx context.Context, ref string) bool {
 // containerSpec is what the lab needs to say about a container. Every one
 // runs with host networking: servers bind 127.0.0.1 and nothing else.
 type containerSpec struct {
-	Name       string
-	Image      string
-	Cmd        []string
-	Labels     map[string]string
-	Binds      []string
-	CPUs       float64 // 0: no limit
-	Memory     int64   // bytes; 0: no limit
-	Privileged bool
-	PIDHost    bool
+	Name   string
+	Image  string
+	Cmd    []string
+	Labels map[string]string
+	Binds  []string
+	CPUs   float64 // 0: no limit
+	Memory int64   // bytes; 0: no limit
+	// CgroupParent places the container's cgroup (cgroupfs driver), e.g.
+	// /brink-lab/web; empty for Docker's default.
+	CgroupParent string
 }
 
 // run creates and starts a container and returns its id.
@@ -131,9 +132,9 @@ func (e *engine) run(ctx context.Context, s containerSpec) (string, error) {
 		HostConfig: &container.HostConfig{
 			NetworkMode: "host",
 			Binds:       s.Binds,
-			Privileged:  s.Privileged,
-			PidMode:     pidMode(s.PIDHost),
-			Resources:   container.Resources{NanoCPUs: int64(s.CPUs * 1e9), Memory: s.Memory},
+			Resources: container.Resources{
+				NanoCPUs: int64(s.CPUs * 1e9), Memory: s.Memory, CgroupParent: s.CgroupParent,
+			},
 		},
 	})
 	if err != nil {
@@ -146,11 +147,13 @@ func (e *engine) run(ctx context.Context, s containerSpec) (string, error) {
 	return res.ID, nil
 }
 
-func pidMode(host bool) container.PidMode {
-	if host {
-		return "host"
+// cgroupDriver is Docker's cgroup driver: "cgroupfs" or "systemd".
+func (e *engine) cgroupDriver(ctx context.Context) (string, error) {
+	res, err := e.cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return "", fmt.Errorf("docker info: %w", err)
 	}
-	return ""
+	return res.Info.CgroupDriver, nil
 }
 
 // labContainer is one container carrying the lab label.

@@ -64,10 +64,14 @@ func fileDigest(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// dockerfile is the whole recipe of both images: the static binary and
-// nothing else.
-func dockerfile(entrypoint string) string {
-	return "FROM scratch\nCOPY brink /brink\nENTRYPOINT " + entrypoint + "\n"
+// brinkDockerfile is the whole recipe of the brink image: the static
+// binary and nothing else.
+const brinkDockerfile = "FROM scratch\nCOPY brink /brink\nENTRYPOINT [\"/brink\"]\n"
+
+// targetDockerfile makes the sample app's image from the brink image (a
+// local image: nothing is pulled).
+func targetDockerfile(brinkImage string) string {
+	return "FROM " + brinkImage + "\nENTRYPOINT [\"/brink\", \"lab\", \"target\"]\n"
 }
 
 // buildImages builds (or reuses) the lab's images from the executable at
@@ -82,28 +86,33 @@ func buildImages(ctx context.Context, e *engine, exe string, log io.Writer) (ima
 	}
 	tag := digest[:12]
 	img := images{Brink: brinkImageName + ":" + tag, Target: targetImageName + ":" + tag}
-	var binary []byte
-	for _, b := range []struct{ ref, entrypoint, what string }{
-		{img.Brink, `["/brink"]`, "brink (hub, monitor)"},
-		{img.Target, `["/brink", "lab", "target"]`, "sample web app"},
-	} {
-		if e.imageExists(ctx, b.ref) {
-			fmt.Fprintf(log, "  image %-28s %s, up to date\n", b.ref, b.what)
-			continue
-		}
-		if binary == nil {
-			if binary, err = os.ReadFile(exe); err != nil {
-				return images{}, fmt.Errorf("reading %s: %w", exe, err)
-			}
+	labels := map[string]string{LabelLab + ".image": "1"}
+	if e.imageExists(ctx, img.Brink) {
+		fmt.Fprintf(log, "  image %-30s brink (hub, monitor), up to date\n", img.Brink)
+	} else {
+		binary, err := os.ReadFile(exe)
+		if err != nil {
+			return images{}, fmt.Errorf("reading %s: %w", exe, err)
 		}
 		files := []contextFile{
-			{name: "Dockerfile", mode: 0o644, data: []byte(dockerfile(b.entrypoint))},
+			{name: "Dockerfile", mode: 0o644, data: []byte(brinkDockerfile)},
 			{name: "brink", mode: 0o755, data: binary},
 		}
-		if err := e.buildImage(ctx, b.ref, map[string]string{LabelLab + ".image": "1"}, files); err != nil {
+		if err := e.buildImage(ctx, img.Brink, labels, files); err != nil {
 			return images{}, err
 		}
-		fmt.Fprintf(log, "  image %-28s %s, built FROM scratch (%d MB)\n", b.ref, b.what, len(binary)>>20)
+		fmt.Fprintf(log, "  image %-30s brink (hub, monitor), built FROM scratch (%d MB)\n", img.Brink, len(binary)>>20)
 	}
+	if e.imageExists(ctx, img.Target) {
+		fmt.Fprintf(log, "  image %-30s sample web app, up to date\n", img.Target)
+		return img, nil
+	}
+	// The same binary with another entrypoint: a layer on the first image,
+	// so the binary is not sent to dockerd twice.
+	files := []contextFile{{name: "Dockerfile", mode: 0o644, data: []byte(targetDockerfile(img.Brink))}}
+	if err := e.buildImage(ctx, img.Target, labels, files); err != nil {
+		return images{}, err
+	}
+	fmt.Fprintf(log, "  image %-30s sample web app (brink lab target), built on it\n", img.Target)
 	return img, nil
 }

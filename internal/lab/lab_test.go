@@ -186,6 +186,11 @@ func TestLimitGroup(t *testing.T) {
 					if err := os.MkdirAll(dir, 0o755); err != nil {
 						t.Fatal(err)
 					}
+					if strings.HasPrefix(filepath.Base(d), "cpu") {
+						if err := os.WriteFile(filepath.Join(d, cgroupRootName, "cpu.shares"), []byte("1024"), 0o644); err != nil {
+							t.Fatal(err)
+						}
+					}
 					for _, f := range []string{"cpu.cfs_quota_us", "memory.limit_in_bytes"} {
 						if strings.HasPrefix(f, "cpu") == strings.HasPrefix(filepath.Base(d), "cpu") {
 							if err := os.WriteFile(filepath.Join(dir, f), []byte("-1"), 0o644); err != nil {
@@ -219,6 +224,95 @@ func TestLimitGroup(t *testing.T) {
 			for i := 0; i < len(dirs); i += 2 {
 				if filepath.Base(dirs[i]) != "lb" || filepath.Base(dirs[i+1]) != cgroupRootName {
 					t.Fatalf("lab cgroup dirs %v are not children first", dirs)
+				}
+			}
+		})
+	}
+}
+
+func TestLabCgroupDirsEveryHierarchy(t *testing.T) {
+	root := fakeCgroupFS(t, false, false)
+	// Docker puts a container's parents (brink-lab/web) in every hierarchy,
+	// pids included; a file that is no hierarchy is ignored.
+	for _, d := range []string{"pids", "cpu"} {
+		if err := os.MkdirAll(filepath.Join(root, d, cgroupRootName, webCgroup, "0123abcd"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"pids/cgroup.procs", "cpu/cgroup.procs", "cpuacct/cgroup.procs", "memory/cgroup.procs", "cgroup.note"} {
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	layout, err := detectCgroups(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range layout.labCgroupDirs() {
+		rel, _ := filepath.Rel(root, d)
+		got = append(got, rel)
+	}
+	want := []string{
+		"cpu/brink-lab/web/0123abcd", "cpu/brink-lab/web", "cpu/brink-lab",
+		"pids/brink-lab/web/0123abcd", "pids/brink-lab/web", "pids/brink-lab",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("lab cgroup dirs\n got %v\nwant %v (children first, every hierarchy)", got, want)
+	}
+}
+
+func TestOwnCgroupsAndMoveBack(t *testing.T) {
+	tests := []struct {
+		name     string
+		v2       bool
+		combined bool
+		proc     string
+		want     map[string]string // hierarchy base name → path
+	}{
+		{"v1 separate", false, false, "12:pids:/user.slice\n5:cpu:/ci/job\n4:cpuacct:/ci/job\n3:memory:/ci\n0::/user.slice\n",
+			map[string]string{"cpu": "/ci/job", "cpuacct": "/ci/job", "memory": "/ci"}},
+		{"v1 combined", false, true, "5:cpu,cpuacct:/ci/job\n3:memory:/\n", map[string]string{"cpu,cpuacct": "/ci/job", "memory": "/"}},
+		{"v2", true, false, "0::/ci/job\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := fakeCgroupFS(t, tt.v2, tt.combined)
+			layout, err := detectCgroups(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			own := layout.ownCgroups([]byte(tt.proc))
+			if tt.v2 {
+				if own[root] != "/ci/job" || len(own) != 1 {
+					t.Fatalf("own cgroups %v", own)
+				}
+			} else {
+				got := map[string]string{}
+				for h, p := range own {
+					got[filepath.Base(h)] = p
+				}
+				if len(got) != len(tt.want) {
+					t.Fatalf("own cgroups %v, want %v", got, tt.want)
+				}
+				for k, v := range tt.want {
+					if got[k] != v {
+						t.Fatalf("own cgroups %v, want %v", got, tt.want)
+					}
+				}
+			}
+			for h, p := range own {
+				if err := os.MkdirAll(filepath.Join(h, p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := layout.moveTo(4242, own); err != nil {
+				t.Fatal(err)
+			}
+			for h, p := range own {
+				b, err := os.ReadFile(filepath.Join(h, p, "cgroup.procs"))
+				if err != nil || string(b) != "4242" {
+					t.Fatalf("%s: %q, %v: the process was not moved back", filepath.Join(h, p), b, err)
 				}
 			}
 		})

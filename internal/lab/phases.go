@@ -131,13 +131,13 @@ func DefaultPhases() []Phase {
 			Name: "overload", Title: "Overload, one replica", Replicas: 1, InQuick: true,
 			Story: "The arrival rate ramps past what one replica can serve. The container pins at its CPU limit and is throttled; " +
 				"throughput stops rising and errors begin.",
-			Duration: 90 * time.Second, QuickDuration: 25 * time.Second,
+			Duration: 90 * time.Second, QuickDuration: 22 * time.Second,
 			Load: overloadRamp,
 		},
 		{
 			Name: "two-replicas", Title: "Same overload, two replicas", Replicas: 2, InQuick: true,
 			Story:    "The same ramp through the load balancer to two replicas: each stays below its limit, throughput keeps rising, errors stay away.",
-			Duration: 90 * time.Second, QuickDuration: 25 * time.Second,
+			Duration: 90 * time.Second, QuickDuration: 22 * time.Second,
 			Load: overloadRamp,
 		},
 		autoscalePhase(),

@@ -57,17 +57,23 @@ func (s *State) write(dir string) error {
 
 // Stack is the lab's running system: hub, monitor, web replicas, HAProxy.
 type Stack struct {
-	cfg      Config
-	eng      *engine
-	img      images
-	ports    Ports
-	layout   cgroupLayout
-	lbGroup  *limitGroup
-	haproxy  *haproxyProcess
-	hostname string
-	state    State
-	log      io.Writer
-	http     *http.Client
+	cfg     Config
+	eng     *engine
+	img     images
+	ports   Ports
+	layout  cgroupLayout
+	lbGroup *limitGroup
+	haproxy *haproxyProcess
+	// cgroupParents is set when Docker's cgroupfs driver lets the lab put
+	// its containers below brink-lab, in the lab's weighted group.
+	cgroupParents bool
+	// ownCgroups is where this process was before it moved into
+	// brink-lab/generator; nil while it has not moved.
+	ownCgroups map[string]string
+	hostname   string
+	state      State
+	log        io.Writer
+	http       *http.Client
 }
 
 // HubURL is the hub's base URL: the dashboard.
@@ -103,12 +109,23 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 	step := func(name, url, note string, start time.Time) {
 		fmt.Fprintf(s.log, "  %-10s %-28s %-22s ready in %s\n", name, url, note, time.Since(start).Round(100*time.Millisecond))
 	}
+	if err := s.layout.createLabRoot(); err != nil {
+		return err
+	}
+	if driver, err := s.eng.cgroupDriver(ctx); err != nil {
+		return err
+	} else if driver == "cgroupfs" {
+		s.cgroupParents = true
+	} else {
+		fmt.Fprintf(s.log, "  note: Docker's %s cgroup driver keeps the containers outside the lab's weighted cgroup; on a busy host they compete with everything else\n", driver)
+	}
 
 	t := time.Now()
 	hub, err := s.eng.run(ctx, containerSpec{
 		Name: "brink-lab-hub", Image: s.img.Brink, Labels: s.labels("hub", ""),
-		Cmd:   []string{"hub", "--listen", loopback(s.ports.Hub), "--data", "/data", "--log-level", "warn"},
-		Binds: []string{filepath.Join(s.cfg.StateDir, "hub") + ":/data"},
+		Cmd:          []string{"hub", "--listen", loopback(s.ports.Hub), "--data", "/data", "--log-level", "warn"},
+		Binds:        []string{filepath.Join(s.cfg.StateDir, "hub") + ":/data"},
+		CgroupParent: s.cgroupParent(infraCgroup),
 	})
 	if err != nil {
 		return err
@@ -124,9 +141,11 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 		Cmd: []string{"monitor", "--listen", loopback(s.ports.Monitor), "--interval", "1s",
 			"--remote-write", s.HubURL() + "/api/v1/write",
 			"--path.procfs", "/rootfs/proc", "--path.rootfs", "/rootfs",
-			"--cgroup-include", "/" + cgroupRootName + "/*", "--hostname", s.hostname, "--log-level", "warn"},
+			"--cgroup-include", "/" + cgroupRootName + "/" + lbCgroup, "--cgroup-include", "/" + cgroupRootName + "/" + generatorCgroup,
+			"--hostname", s.hostname, "--log-level", "warn"},
 		// cAdvisor's mounts, read-only where it can be.
-		Binds: []string{"/:/rootfs:ro", "/sys:/sys:ro", "/var/run:/var/run", "/var/lib/docker:/var/lib/docker:ro"},
+		Binds:        []string{"/:/rootfs:ro", "/sys:/sys:ro", "/var/run:/var/run", "/var/lib/docker:/var/lib/docker:ro"},
+		CgroupParent: s.cgroupParent(infraCgroup),
 	})
 	if err != nil {
 		return err
@@ -143,7 +162,7 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 	step(s.cfg.Service+"-1", "http://"+loopback(s.ports.Replicas[0]), fmt.Sprintf("%.1f CPU, %s", s.cfg.ReplicaCPUs, formatMiB(s.cfg.ReplicaMemory)), t)
 
 	t = time.Now()
-	if s.lbGroup, err = s.layout.createLimitGroup(LBService, s.cfg.LBCPUs, s.cfg.LBMemory); err != nil {
+	if s.lbGroup, err = s.layout.createLimitGroup(lbCgroup, s.cfg.LBCPUs, s.cfg.LBMemory); err != nil {
 		return err
 	}
 	cfg := lb.Config{
@@ -168,7 +187,50 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 		return fmt.Errorf("HAProxy's frontend: %w", err)
 	}
 	step(LBService, s.ServiceURL(), fmt.Sprintf("%.1f CPU, %s", s.cfg.LBCPUs, formatMiB(s.cfg.LBMemory)), t)
+	return s.joinGenerator()
+}
+
+// cgroupParent is a container's --cgroup-parent below brink-lab, when the
+// driver allows it.
+func (s *Stack) cgroupParent(group string) string {
+	if !s.cgroupParents {
+		return ""
+	}
+	return "/" + cgroupRootName + "/" + group
+}
+
+// joinGenerator moves this process, the load generator, into
+// brink-lab/generator: limited to its cores like a container, weighed with
+// the rest of the lab on a busy host, and reported by the monitor as the
+// service "generator".
+func (s *Stack) joinGenerator() error {
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return fmt.Errorf("reading this process's cgroups: %w", err)
+	}
+	g, err := s.layout.createLimitGroup(generatorCgroup, float64(s.cfg.GeneratorCores), 0)
+	if err != nil {
+		return err
+	}
+	s.ownCgroups = s.layout.ownCgroups(own)
+	if err := g.add(os.Getpid()); err != nil {
+		s.leaveGenerator()
+		return err
+	}
+	fmt.Fprintf(s.log, "  %-10s %-28s %-22s\n", generatorCgroup, "this process", fmt.Sprintf("%d CPU", s.cfg.GeneratorCores))
 	return nil
+}
+
+// leaveGenerator moves this process back to where it was.
+func (s *Stack) leaveGenerator() error {
+	if s.ownCgroups == nil {
+		return nil
+	}
+	err := s.layout.moveTo(os.Getpid(), s.ownCgroups)
+	if err == nil {
+		s.ownCgroups = nil
+	}
+	return err
 }
 
 // haproxyMaxConn is as many connections as the process may hold open file
@@ -209,7 +271,7 @@ func (s *Stack) startReplica(ctx context.Context, i int) (string, error) {
 	id, err := s.eng.run(ctx, containerSpec{
 		Name: s.replicaName(i), Image: s.img.Target, Labels: s.labels(roleWeb, addr),
 		Cmd:  []string{"--listen", addr, "--mode", s.cfg.Mode, "--cpu", s.cfg.CPUCost.String()},
-		CPUs: s.cfg.ReplicaCPUs, Memory: s.cfg.ReplicaMemory,
+		CPUs: s.cfg.ReplicaCPUs, Memory: s.cfg.ReplicaMemory, CgroupParent: s.cgroupParent(webCgroup),
 	})
 	if err != nil {
 		return "", err
@@ -342,6 +404,10 @@ func (s *Stack) waitHTTP(ctx context.Context, containerID, url string, timeout t
 // with the lab label, the lab's cgroups and the state directory.
 func (s *Stack) down(ctx context.Context) error {
 	var errs []error
+	// Out of brink-lab first: cleanup removes its cgroups.
+	if err := s.leaveGenerator(); err != nil {
+		errs = append(errs, err)
+	}
 	if s.haproxy != nil {
 		if err := s.haproxy.stop(3 * time.Second); err != nil {
 			errs = append(errs, err)
