@@ -7,12 +7,17 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/brinkhq/brink/internal/cli.Version=$(VERSION)
 export CGO_ENABLED ?= 0
 
-.PHONY: build ui go test unit lint bench clean lab
+.PHONY: build ui go test unit lint bench clean lab proto
 
 build: ui go
 
 go:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/brink
+	$(GO) build -trimpath -ldflags '-s -w' -o bin/brink-target ./cmd/brink-target
+
+# Regenerates the protobuf and Connect code under internal/gen (committed).
+proto:
+	bash proto/generate.sh
 
 ui:
 	@if [ -f web/package.json ]; then \
