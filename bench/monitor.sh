@@ -59,14 +59,16 @@ done
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-# measure NAME PID URL: CPU over the window, peak RSS, /metrics size and time.
+# measure NAME PID URL: CPU over the window (scraped every 15 s, as
+# Prometheus does by default), peak RSS, /metrics size and time.
 measure() {
   local name=$1 pid=$2 url=$3
   sleep 10 # warm-up: first ticks, caches, page faults
-  local t0 c0 t1 c1 peak=0 rss
+  local t0 c0 t1 c1 peak=0 rss i=0
   t0=$(date +%s.%N); c0=$(cpu_ticks "$pid")
   local end=$((SECONDS + WINDOW))
   while ((SECONDS < end)); do
+    ((i++ % 3 == 0)) && curl -s -o /dev/null "$url"
     rss=$(rss_kib "$pid"); ((rss > peak)) && peak=$rss
     sleep 5
   done
@@ -82,11 +84,13 @@ measure() {
   done
   local median
   median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]*1000}')
+  rss=$(rss_kib "$pid"); ((rss > peak)) && peak=$rss
   local series
   series=$(grep -c '^container_' "$OUT/$name.metrics" || true)
   echo "$name $cpu $((peak / 1024)) $size $median $series" >>"$OUT/results.txt"
   printf '%-10s cpu %6s %% of one core   rss %4s MiB (peak)   /metrics %8s bytes in %6s ms (median of 10)   %s container_* series\n' \
     "$name" "$cpu" "$((peak / 1024))" "$size" "$median" "$series"
+  echo "           (machine load average during the run: $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 
 : >"$OUT/results.txt"
