@@ -420,6 +420,9 @@ func (c *rawConn) parseHead(captureHeader bool) (head, error) {
 		}
 		h.status = h.status*10 + int(d-'0')
 	}
+	if h.status < 100 || (len(l) > 12 && l[12] != ' ') {
+		return h, fmt.Errorf("malformed status line %q", truncate(l))
+	}
 	h.keepAlive = minor == '1'
 	if captureHeader {
 		c.header = make(http.Header)
