@@ -12,10 +12,11 @@ import (
 )
 
 // Collector gathers per-request measurements into one results.Second per
-// wall-clock second. VUs record into a few mutex-guarded shards (chosen by
-// VU id) rather than into per-VU histograms, so 10,000 VUs cost a few
-// megabytes, not 10,000 × 139 KB; each second the shards' data is swapped
-// out, merged and reset, so memory stays flat however long a run lasts.
+// wall-clock second. VUs record into a few mutex-guarded shards (one per
+// processor, chosen by VU id) rather than into per-VU histograms, so 10,000
+// VUs cost a few megabytes, not 10,000 × 139 KB; each second every shard is
+// merged into the Second and reset in place, so memory stays flat however
+// long a run lasts, and a request name costs one histogram pair per shard.
 type Collector struct {
 	names  []string // request name by index
 	shards []collectorShard
@@ -31,10 +32,9 @@ type Collector struct {
 }
 
 type collectorShard struct {
-	mu    sync.Mutex
-	cur   *shardData
-	spare *shardData
-	_     [40]byte // keep neighbouring shards' locks off one cache line
+	mu   sync.Mutex
+	data *shardData
+	_    [48]byte // keep neighbouring shards' locks off one cache line
 }
 
 type shardData struct {
@@ -46,19 +46,10 @@ func newShardData(names int) *shardData {
 	return &shardData{stats: make([]*results.Stats, names), jitter: histogram.New()}
 }
 
-func (d *shardData) reset() {
-	for _, st := range d.stats {
-		if st != nil {
-			st.Reset()
-		}
-	}
-	d.jitter.Reset()
-}
-
 // NewCollector returns a collector for the given request names and number
 // of scenarios (each reports its own target rate).
 func NewCollector(names []string, scenarios int) *Collector {
-	n := min(max(2*runtime.GOMAXPROCS(0), 1), 8)
+	n := min(max(runtime.GOMAXPROCS(0), 1), 8)
 	c := &Collector{
 		names:       names,
 		shards:      make([]collectorShard, n),
@@ -66,8 +57,7 @@ func NewCollector(names []string, scenarios int) *Collector {
 		jitterTotal: histogram.New(),
 	}
 	for i := range c.shards {
-		c.shards[i].cur = newShardData(len(names))
-		c.shards[i].spare = newShardData(len(names))
+		c.shards[i].data = newShardData(len(names))
 	}
 	return c
 }
@@ -90,10 +80,10 @@ type Sample struct {
 func (c *Collector) Record(shard int, s *Sample) {
 	sh := &c.shards[shard%len(c.shards)]
 	sh.mu.Lock()
-	st := sh.cur.stats[s.Name]
+	st := sh.data.stats[s.Name]
 	if st == nil {
 		st = results.NewStats()
-		sh.cur.stats[s.Name] = st
+		sh.data.stats[s.Name] = st
 	}
 	st.Requests++
 	if s.Failed {
@@ -113,7 +103,7 @@ func (c *Collector) Record(shard int, s *Sample) {
 func (c *Collector) RecordJitter(shard int, d time.Duration) {
 	sh := &c.shards[shard%len(c.shards)]
 	sh.mu.Lock()
-	sh.cur.jitter.RecordN(d.Microseconds(), 1)
+	sh.data.jitter.RecordN(d.Microseconds(), 1)
 	sh.mu.Unlock()
 }
 
@@ -147,18 +137,19 @@ func (c *Collector) Snapshot(t int64) *results.Second {
 	sec.Iterations = c.iterations.Swap(0)
 	sec.Dropped = c.dropped.Swap(0)
 	for i := range c.shards {
+		// Merging costs the span of occupied buckets, microseconds: VUs on
+		// this shard wait that long once a second.
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		sh.cur, sh.spare = sh.spare, sh.cur
-		sh.mu.Unlock()
-		old := sh.spare
-		for name, st := range old.stats {
+		for name, st := range sh.data.stats {
 			if st != nil && st.Requests > 0 {
 				sec.Stats(c.names[name]).Merge(st)
+				st.Reset()
 			}
 		}
-		c.jitterTotal.Merge(old.jitter)
-		old.reset()
+		c.jitterTotal.Merge(sh.data.jitter)
+		sh.data.jitter.Reset()
+		sh.mu.Unlock()
 	}
 	return sec
 }
