@@ -346,3 +346,22 @@ func TestRunReportsToHub(t *testing.T) {
 		t.Fatalf("hub has run %s as %q with %d requests, want finished with 300", id, body.Data.Status, body.Data.Totals.Requests)
 	}
 }
+
+// --ramp with --rate ramps the arrival rate: ∫ rate over the stages
+// iterations, each counted by the target.
+func TestRunRampedRate(t *testing.T) {
+	srv, url := startRunTarget(t, target.Config{})
+	dir := t.TempDir()
+	r := runBrink(t, nil, "", "run", "--url", url, "--rate", "100/s", "--ramp", "1s:300,500ms:300", "--out", "json="+filepath.Join(dir, "r.json"))
+	if r.code != ExitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	sum := readJSON(t, filepath.Join(dir, "r.json"))
+	// (100+300)/2 × 1 s + 300 × 0.5 s = 350 iterations, none dropped.
+	if sum["requests"].(float64) != 350 || sum["dropped"].(float64) != 0 || srv.Stats().Requests != 350 {
+		t.Fatalf("requests %v, dropped %v, target %d; want 350", sum["requests"], sum["dropped"], srv.Stats().Requests)
+	}
+	if !strings.Contains(r.stdout, "schedule: 350 iterations started late by") {
+		t.Fatalf("no schedule line:\n%s", r.stdout)
+	}
+}
