@@ -181,7 +181,9 @@ func (c *rawConn) dial(deadline time.Time) error {
 	if err != nil {
 		return err
 	}
-	d := net.Dialer{}
+	// No TCP keep-alive probes: request timeouts catch dead peers, and
+	// thousands of VU connections need four fewer system calls each.
+	d := net.Dialer{KeepAlive: -1}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
