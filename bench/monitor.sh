@@ -17,7 +17,6 @@ cd "$(dirname "$0")/.."
 N=${CONTAINERS:-100}
 WINDOW=${SECONDS_MEASURED:-60}
 OUT=${OUT:-out/bench/monitor}
-LISTEN=127.0.0.1:19338
 LABEL=brink.bench=monitor
 mkdir -p "$OUT"
 work=$(mktemp -d)
@@ -95,8 +94,18 @@ measure() {
 
 : >"$OUT/results.txt"
 echo "== brink monitor at 1 s, measured over ${WINDOW} s"
-"$BRINK" monitor --listen "$LISTEN" --interval 1s --log-level warn >"$OUT/brink.log" 2>&1 &
+# Port 0: the monitor picks a free port and prints it.
+"$BRINK" monitor --listen 127.0.0.1:0 --interval 1s --log-level warn >"$OUT/brink.out" 2>"$OUT/brink.log" &
 monitor_pid=$!
+LISTEN=""
+for _ in $(seq 1 100); do
+  LISTEN=$(sed -n 's|.*serving http://\([0-9.:]*\)/metrics.*|\1|p' "$OUT/brink.out")
+  [[ -n "$LISTEN" ]] && break
+  sleep 0.1
+done
+if [[ -z "$LISTEN" ]]; then
+  echo "brink monitor did not start:" >&2; cat "$OUT/brink.log" >&2; exit 1
+fi
 for _ in $(seq 1 120); do
   n=$(curl -s "http://$LISTEN/metrics" | awk '/^brink_monitor_containers/ {print $2}' || true)
   [[ -n "$n" && "$n" -ge "$N" ]] && break
@@ -114,10 +123,11 @@ if GOBIN="$work" timeout 600 go install github.com/google/cadvisor/cmd@v0.60.5 >
   cadvisor="$work/cmd"
 fi
 if [[ -n "$cadvisor" ]]; then
-  "$cadvisor" -listen_ip 127.0.0.1 -port 19339 -housekeeping_interval 1s -docker_only >"$OUT/cadvisor.log" 2>&1 &
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$cadvisor" -listen_ip 127.0.0.1 -port "$port" -housekeeping_interval 1s -docker_only >"$OUT/cadvisor.log" 2>&1 &
   monitor_pid=$!
   sleep 5
-  measure cadvisor "$monitor_pid" "http://127.0.0.1:19339/metrics"
+  measure cadvisor "$monitor_pid" "http://127.0.0.1:$port/metrics"
 else
   echo "cAdvisor could not be built from the module proxy ($(tail -1 "$OUT/cadvisor-build.log"))"
   echo "comparing with cAdvisor v0.60.5 as measured on a machine of this kind (shared/ANCHORS.md):"
