@@ -136,7 +136,7 @@ func New(cfg Config) (*Monitor, error) {
 	if m.selfLabels, err = metrics.NewLabelSet(metrics.Label{Name: "host", Value: cfg.Hostname}); err != nil {
 		return nil, err
 	}
-	ccfg := collector.Config{ProcFS: cfg.ProcFS, SysFS: cfg.SysFS, RootFS: cfg.RootFS, Registry: m.reg, Host: m.hostLabels, Self: m.selfLabels, Logger: cfg.Logger}
+	ccfg := collector.Config{ProcFS: cfg.ProcFS, SysFS: cfg.SysFS, RootFS: cfg.RootFS, Registry: m.reg, Host: m.hostLabels, Self: m.selfLabels}
 	if m.host, err = collector.Build(ccfg, cfg.Collectors); err != nil {
 		return nil, err
 	}

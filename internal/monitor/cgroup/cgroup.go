@@ -335,17 +335,6 @@ func (r *Reader) Close() {
 	}
 }
 
-// Files reports how many files the Reader holds open.
-func (r *Reader) Files() int {
-	n := 0
-	for _, fd := range r.fds {
-		if fd >= 0 {
-			n++
-		}
-	}
-	return n
-}
-
 // Buffer is scratch space for Read, shared by all Readers of one collector.
 type Buffer struct{ b []byte }
 

@@ -7,7 +7,6 @@ package collector
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sort"
 
 	"github.com/brinkhq/brink/internal/monitor/metrics"
@@ -30,8 +29,7 @@ type Config struct {
 	Host *metrics.LabelSet
 	// Self is the label set of the monitor's own series (the process
 	// collector); the same labels as Host, told apart by identity.
-	Self   *metrics.LabelSet
-	Logger *slog.Logger
+	Self *metrics.LabelSet
 }
 
 // Factory builds a collector.
