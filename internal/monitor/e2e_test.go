@@ -46,8 +46,11 @@ func startMonitor(t *testing.T, cfg monitor.Config) *running {
 	if cfg.ProcFS == "" {
 		cfg.ProcFS, cfg.SysFS, cfg.RootFS = "/proc", "/sys", "/"
 	}
-	if cfg.DockerHost == "" {
+	switch cfg.DockerHost {
+	case "":
 		cfg.DockerHost = "unix:///var/run/docker.sock"
+	case "none":
+		cfg.DockerHost = ""
 	}
 	if cfg.Collectors == nil {
 		cfg.Collectors = []string{"cpu", "meminfo", "netdev", "process"}
@@ -55,7 +58,9 @@ func startMonitor(t *testing.T, cfg monitor.Config) *running {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Hostname = "e2e"
 	cfg.Exports = naming.DefaultExports()
-	cfg.NetworkExclude = regexp.MustCompile(`^lo$`)
+	if cfg.NetworkExclude == nil {
+		cfg.NetworkExclude = regexp.MustCompile(`^lo$`)
+	}
 	cfg.Version = "test"
 	m, err := monitor.New(cfg)
 	if err != nil {

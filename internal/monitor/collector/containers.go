@@ -218,7 +218,14 @@ func NewContainers(cfg ContainersConfig) (*Containers, error) {
 		blockDevices: map[[2]uint32]string{},
 		infosDirty:   true,
 	}
-	col.hostNetNS, _ = os.Readlink(filepath.Join(cfg.ProcFS, "1", "ns", "net"))
+	// The host's network namespace is PID 1's. Where PID 1's namespace
+	// links cannot be read (an init more privileged than the monitor), the
+	// monitor's own is used: it runs on the host or with host networking,
+	// as every deployment file sets up.
+	var err error
+	if col.hostNetNS, err = os.Readlink(filepath.Join(cfg.ProcFS, "1", "ns", "net")); err != nil {
+		col.hostNetNS, _ = os.Readlink("/proc/self/ns/net")
+	}
 	return col, nil
 }
 

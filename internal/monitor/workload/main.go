@@ -5,6 +5,8 @@
 //	workload idle            sleep until stopped (benchmark containers)
 //	workload cpu             burn CPU on every available core until stopped
 //	workload mem -mib 100    allocate and touch 100 MiB, then hold it until stopped
+//	workload loopback        send 1 KiB every 100 ms to itself over 127.0.0.1
+//	                         (traffic that stays in its network namespace)
 //
 // It exits on SIGTERM/SIGINT, and in any case after -max (default 1h) so that
 // a container left behind by a crashed test cannot run forever.
@@ -14,6 +16,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -43,13 +47,18 @@ func main() {
 		<-ctx.Done()
 	case "cpu":
 		burn(ctx)
+	case "loopback":
+		if err := loopback(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "workload:", err)
+			os.Exit(1)
+		}
 	case "mem":
 		hold := touch(*mib)
 		fmt.Printf("touched %d MiB\n", len(hold)>>20)
 		<-ctx.Done()
 		runtime.KeepAlive(hold)
 	default:
-		fmt.Fprintf(os.Stderr, "workload: unknown mode %q (want idle, cpu or mem)\n", mode)
+		fmt.Fprintf(os.Stderr, "workload: unknown mode %q (want idle, cpu, mem or loopback)\n", mode)
 		os.Exit(2)
 	}
 }
@@ -75,6 +84,42 @@ func burn(ctx context.Context) {
 	}
 	for range runtime.NumCPU() {
 		<-done
+	}
+}
+
+// loopback sends 1 KiB every 100 ms over a TCP connection to itself on
+// 127.0.0.1, so its network namespace's lo counters grow steadily.
+func loopback(ctx context.Context) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, c)
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	fmt.Println("sending to", ln.Addr())
+	payload := make([]byte, 1024)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			if _, err := conn.Write(payload); err != nil {
+				return err
+			}
+		}
 	}
 }
 
