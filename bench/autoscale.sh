@@ -24,6 +24,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/app" ./cmd/brink-target
 printf 'FROM scratch\nCOPY app /app\nENTRYPOINT ["/app"]\n' >"$work/Dockerfile"
-DOCKER_BUILDKIT=0 docker build -q -t brink-target:bench "$work" >/dev/null
+if ! DOCKER_BUILDKIT=0 docker build -q -t brink-target:bench "$work" >"$work/build.log" 2>&1; then
+  cat "$work/build.log" >&2
+  exit 1
+fi
 go build -o "$work/bench-autoscale" ./bench/autoscale
 "$work/bench-autoscale" -image brink-target:bench "$@"

@@ -167,6 +167,8 @@ type second struct {
 	lat      *histogram.Histogram
 	replicas int
 	serving  int
+	queued   int64 // requests waiting in HAProxy's backend queue
+	active   int64 // sessions on the servers
 }
 
 type result struct {
@@ -347,9 +349,18 @@ services:
 			case now := <-tk.C:
 				i := int(now.Sub(start) / time.Second)
 				st := a.Status()
+				var queued, active int64
+				if rows, err := h.Stat(sampleCtx); err == nil {
+					for _, r := range rows {
+						if r.Proxy() == "web" && r.Service() == "BACKEND" {
+							queued, active = r.Int("qcur"), r.Int("scur")
+						}
+					}
+				}
 				if i >= 0 && i < len(secs) && len(st) == 1 {
 					mu.Lock()
 					secs[i].replicas, secs[i].serving = st[0].Replicas, st[0].Serving
+					secs[i].queued, secs[i].active = queued, active
 					mu.Unlock()
 				}
 			}
@@ -464,6 +475,13 @@ services:
 		if res.backToMin < 0 && at.After(drop) && s.replicas == 1 {
 			res.backToMin = at.Sub(drop)
 		}
+	}
+	fmt.Println("   every 5 s: second after the step, offered/s, ok, failed, p95, replicas, serving, LB queue, LB sessions")
+	for i := 0; i < len(secs); i += 5 {
+		s := secs[i]
+		at := time.Duration(i)*time.Second - o.before
+		fmt.Printf("   %+5.0fs %5.0f %5d %5d %8s %2d %2d %5d %5d\n", at.Seconds(), s.offered, s.ok, s.fail,
+			s.lat.QuantileDuration(0.95).Round(time.Millisecond), s.replicas, s.serving, s.queued, s.active)
 	}
 	for _, e := range res.events {
 		if e.Kind == autoscale.KindScaleOut || e.Kind == autoscale.KindScaleIn || e.Kind == autoscale.KindScaleFailed ||
