@@ -21,8 +21,10 @@ LABEL=brink.bench=monitor
 mkdir -p "$OUT"
 work=$(mktemp -d)
 monitor_pid=""
+receiver_pid=""
 
 cleanup() {
+  [[ -n "$receiver_pid" ]] && kill "$receiver_pid" 2>/dev/null || true
   [[ -n "$monitor_pid" ]] && kill "$monitor_pid" 2>/dev/null && wait "$monitor_pid" 2>/dev/null || true
   ids=$(docker ps -aq --filter "label=$LABEL" || true)
   if [[ -n "$ids" ]]; then
@@ -92,30 +94,58 @@ measure() {
   echo "           (machine load average during the run: $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 
+# run_brink NAME [ARGS...]: start brink monitor with ARGS, wait until it
+# reports every container, measure it, stop it.
+run_brink() {
+  local name=$1
+  shift
+  # Port 0: the monitor picks a free port and prints it.
+  "$BRINK" monitor --listen 127.0.0.1:0 --interval 1s --log-level warn "$@" >"$OUT/$name.out" 2>"$OUT/$name.log" &
+  monitor_pid=$!
+  local listen="" n=""
+  for _ in $(seq 1 100); do
+    listen=$(sed -n 's|.*serving http://\([0-9.:]*\)/metrics.*|\1|p' "$OUT/$name.out")
+    [[ -n "$listen" ]] && break
+    sleep 0.1
+  done
+  if [[ -z "$listen" ]]; then
+    echo "brink monitor did not start:" >&2; cat "$OUT/$name.log" >&2; exit 1
+  fi
+  for _ in $(seq 1 120); do
+    n=$(curl -s "http://$listen/metrics" | awk '/^brink_monitor_containers/ {print $2}' || true)
+    [[ -n "$n" && "$n" -ge "$N" ]] && break
+    sleep 0.5
+  done
+  echo "brink reports ${n:-0} containers"
+  measure "$name" "$monitor_pid" "http://$listen/metrics"
+  grep -E '^brink_monitor_(tick_lag_seconds|collection_duration_seconds|ticks_total|ticks_missed_total|remote_write_(samples_total|failures_total|pending_requests))' "$OUT/$name.metrics" |
+    sed 's/{[^}]*}//; s/ [0-9]*$//; s/^/  /'
+  kill "$monitor_pid"; wait "$monitor_pid" 2>/dev/null || true; monitor_pid=""
+}
+
 : >"$OUT/results.txt"
 echo "== brink monitor at 1 s, measured over ${WINDOW} s"
-# Port 0: the monitor picks a free port and prints it.
-"$BRINK" monitor --listen 127.0.0.1:0 --interval 1s --log-level warn >"$OUT/brink.out" 2>"$OUT/brink.log" &
-monitor_pid=$!
-LISTEN=""
-for _ in $(seq 1 100); do
-  LISTEN=$(sed -n 's|.*serving http://\([0-9.:]*\)/metrics.*|\1|p' "$OUT/brink.out")
-  [[ -n "$LISTEN" ]] && break
-  sleep 0.1
-done
-if [[ -z "$LISTEN" ]]; then
-  echo "brink monitor did not start:" >&2; cat "$OUT/brink.log" >&2; exit 1
-fi
-for _ in $(seq 1 120); do
-  n=$(curl -s "http://$LISTEN/metrics" | awk '/^brink_monitor_containers/ {print $2}' || true)
-  [[ -n "$n" && "$n" -ge "$N" ]] && break
-  sleep 0.5
-done
-echo "brink reports ${n:-0} containers"
-measure brink "$monitor_pid" "http://$LISTEN/metrics"
-grep -E '^brink_monitor_(tick_lag_seconds|collection_duration_seconds|ticks_total|ticks_missed_total)' "$OUT/brink.metrics" | sed 's/{[^}]*}//; s/ [0-9]*$//' | sed 's/^/  /'
-grep -E '^brink_monitor_collector_duration_seconds\{[^}]*collector="containers"' "$OUT/brink.metrics" | sed 's/{.*}//; s/ [0-9]*$/  (containers collector)/' | sed 's/^/  /'
-kill "$monitor_pid"; wait "$monitor_pid" 2>/dev/null || true; monitor_pid=""
+run_brink brink
+
+# The same with every tick pushed by remote write to a receiver that
+# accepts and discards (its own CPU is not counted).
+echo "== brink monitor at 1 s with --remote-write, measured over ${WINDOW} s"
+python3 -u -c '
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1])
+s.serve_forever()' >"$work/receiver.port" &
+receiver_pid=$!
+for _ in $(seq 1 50); do [[ -s "$work/receiver.port" ]] && break; sleep 0.1; done
+run_brink brink+rw --remote-write "http://127.0.0.1:$(cat "$work/receiver.port")/api/v1/write" --buffer-dir "$work/buffer"
+kill "$receiver_pid"; wait "$receiver_pid" 2>/dev/null || true
 
 echo "== cAdvisor"
 cadvisor=""
