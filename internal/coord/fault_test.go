@@ -124,6 +124,9 @@ func TestAgentKilledMidRun(t *testing.T) {
 // then restarts the hub; the agents keep generating, buffer and resend,
 // and the run ends with exactly the requests the target served.
 func TestLinkDropAndHubRestartLoseNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cuts a link for 30 s; skipped with -short")
+	}
 	tg := startTarget(t, target.Config{})
 	h := startHub(t, "")
 	proxy := startProxy(t, h.addr)
