@@ -413,7 +413,7 @@ func runLoad(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags, args
 
 	fmt.Fprintln(env.Stdout)
 	output.WriteSummaryTable(env.Stdout, &summary)
-	writeEngineNotes(env.Stdout, info, plan)
+	writeEngineNotes(env.Stdout, info, summary.Dropped)
 
 	var writeErrs []error
 	for _, p := range outs.json {
@@ -488,7 +488,7 @@ func watchSignals(env *Env, engine *load.Engine) (stop func()) {
 // writeEngineNotes prints what the summary table does not show: why
 // requests failed, how fast VUs started, and the open model's schedule
 // accuracy.
-func writeEngineNotes(w io.Writer, info load.RunInfo, plan *scenario.Plan) {
+func writeEngineNotes(w io.Writer, info load.RunInfo, dropped int64) {
 	if len(info.Notes) > 0 {
 		fmt.Fprintln(w, "\nwhy requests failed (first of each kind)")
 		for _, n := range info.Notes {
@@ -501,6 +501,10 @@ func writeEngineNotes(w io.Writer, info load.RunInfo, plan *scenario.Plan) {
 		fmt.Fprintf(w, "schedule: %s iterations started late by p50 %s, p99 %s, max %s (send time minus scheduled time)\n",
 			output.FormatCount(j.Count()), output.FormatMs(results.Ms(j.Quantile(0.5))),
 			output.FormatMs(results.Ms(j.Quantile(0.99))), output.FormatMs(results.Ms(j.Max())))
+	}
+	if dropped > 0 {
+		fmt.Fprintf(w, "dropped: %s iterations were due while every VU was busy: the target answered more slowly "+
+			"than the rate allows with this many VUs (raise --vus or max_vus to offer the full rate)\n", output.FormatCount(dropped))
 	}
 }
 

@@ -365,3 +365,13 @@ func TestRunRampedRate(t *testing.T) {
 		t.Fatalf("no schedule line:\n%s", r.stdout)
 	}
 }
+
+// An open model whose pool is too small for a slow target drops iterations
+// and says why.
+func TestRunDroppedIterationsExplained(t *testing.T) {
+	_, url := startRunTarget(t, target.Config{Latency: 100 * time.Millisecond})
+	r := runBrink(t, nil, "", "run", "--url", url, "--rate", "100/s", "--vus", "2", "--duration", "1s")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "dropped: ") || !strings.Contains(r.stdout, "raise --vus") {
+		t.Fatalf("exit %d\n%s", r.code, r.stdout)
+	}
+}
