@@ -17,9 +17,9 @@ func TestConstantArrivalRate(t *testing.T) {
 		wantDropped int64 // -1: some, not a fixed number
 	}{
 		{"every iteration starts", scenario.ExecutorConfig{Kind: scenario.ConstantArrivalRate, Rate: 200, TimeUnit: time.Second,
-			Duration: time.Second, PreAllocatedVUs: 5, MaxVUs: 50}, time.Millisecond, 200, 0},
+			Duration: time.Second, PreAllocatedVUs: 5, MaxVUs: 500}, time.Millisecond, 200, 0},
 		{"per-minute unit", scenario.ExecutorConfig{Kind: scenario.ConstantArrivalRate, Rate: 6000, TimeUnit: time.Minute,
-			Duration: 500 * time.Millisecond, PreAllocatedVUs: 5, MaxVUs: 50}, 0, 50, 0},
+			Duration: 500 * time.Millisecond, PreAllocatedVUs: 5, MaxVUs: 500}, 0, 50, 0},
 		// 10,000/s × 0.3 s is 3000.0000000000005 in floating point.
 		{"float rate", scenario.ExecutorConfig{Kind: scenario.ConstantArrivalRate, Rate: 10000, TimeUnit: time.Second,
 			Duration: 300 * time.Millisecond, PreAllocatedVUs: 50, MaxVUs: 500}, 0, 3000, 0},

@@ -76,7 +76,7 @@ func TestArrivalScheduleRateAt(t *testing.T) {
 func TestRampingArrivalRate(t *testing.T) {
 	x, err := NewExecutor(scenario.ExecutorConfig{Kind: scenario.RampingArrivalRate, StartRate: 0, TimeUnit: time.Second,
 		Stages:          []scenario.Stage{{Target: 200, Duration: 500 * time.Millisecond}, {Target: 200, Duration: 250 * time.Millisecond}},
-		PreAllocatedVUs: 2, MaxVUs: 20})
+		PreAllocatedVUs: 2, MaxVUs: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestRampingArrivalRate(t *testing.T) {
 	if got := f.iterations.Load() + f.dropped.Load(); got != 100 {
 		t.Fatalf("%d iterations scheduled (%d dropped), want 100", got, f.dropped.Load())
 	}
-	if f.vus.Load() != 0 || f.maxVUs.Load() > 20 {
+	if f.vus.Load() != 0 || f.maxVUs.Load() > 200 {
 		t.Fatalf("%d VUs left, peak %d", f.vus.Load(), f.maxVUs.Load())
 	}
 }
