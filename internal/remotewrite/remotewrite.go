@@ -275,6 +275,10 @@ func (c *Client) persistLocked(it *item) {
 	it.body = nil
 }
 
+// writeFile writes body to path through a temporary file and a rename, so
+// a crash never leaves a partial request under a name that is resent. It
+// does not fsync: spilling runs on the tick's path, and the buffer has to
+// survive the monitor's crashes and restarts, which the page cache does.
 func writeFile(path string, body []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
@@ -282,9 +286,6 @@ func writeFile(path string, body []byte) error {
 		return err
 	}
 	_, err = f.Write(body)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
