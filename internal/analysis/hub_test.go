@@ -1,4 +1,4 @@
-package analysis
+package analysis_test
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/promql"
 
+	"github.com/brinkhq/brink/internal/analysis"
 	"github.com/brinkhq/brink/internal/hub"
 	"github.com/brinkhq/brink/internal/hubclient"
 	"github.com/brinkhq/brink/internal/remotewrite"
@@ -141,7 +142,7 @@ func TestHubAdapter(t *testing.T) {
 		promSeries("node_cpu_seconds_total", []string{"host", "node-1", "cpu", "1", "mode", "user"}, user),
 	})
 
-	hc := NewHub(url)
+	hc := analysis.NewHub(url)
 	rec, err := hc.Recording(ctx, run.ID(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -150,13 +151,13 @@ func TestHubAdapter(t *testing.T) {
 		t.Fatalf("recording: service %q, %d seconds, %d requests", rec.TargetService, len(rec.Summary.Timeline), rec.Summary.Requests)
 	}
 	want := map[string]float64{
-		TargetCPU + "/web-1": 0.45, TargetCPULimit + "/web-1": 0.5, TargetThrottled + "/web-1": 0.6,
-		TargetMemory + "/web-1": 100e6, TargetMemoryLimit + "/web-1": 256e6,
-		LBCPU + "/lb-1": 0.1, HostCPU + "/node-1": 3, HostCores + "/node-1": 2,
+		analysis.TargetCPU + "/web-1": 0.45, analysis.TargetCPULimit + "/web-1": 0.5, analysis.TargetThrottled + "/web-1": 0.6,
+		analysis.TargetMemory + "/web-1": 100e6, analysis.TargetMemoryLimit + "/web-1": 256e6,
+		analysis.LBCPU + "/lb-1": 0.1, analysis.HostCPU + "/node-1": 3, analysis.HostCores + "/node-1": 2,
 	}
-	checkSeries := func(label string, series []Series) {
+	checkSeries := func(label string, series []analysis.Series) {
 		t.Helper()
-		got := map[string]Series{}
+		got := map[string]analysis.Series{}
 		for _, s := range series {
 			got[s.Name+"/"+s.Entity] = s
 		}
@@ -181,15 +182,15 @@ func TestHubAdapter(t *testing.T) {
 	checkSeries("HTTP", rec.Resources)
 
 	// The same through the hub's store and a PromQL engine in process.
-	eq := EngineQuerier{Engine: promql.NewEngine(promql.EngineOpts{MaxSamples: 1e7, Timeout: time.Minute}), Queryable: h.Store()}
-	direct, err := Resources(ctx, eq, "web", "lb", start.Unix(), start.Unix()+seconds-1)
+	eq := analysis.EngineQuerier{Engine: promql.NewEngine(promql.EngineOpts{MaxSamples: 1e7, Timeout: time.Minute}), Queryable: h.Store()}
+	direct, err := analysis.Resources(ctx, eq, "web", "lb", start.Unix(), start.Unix()+seconds-1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkSeries("engine", direct)
 
 	// The analysis over the hub sees the same resources.
-	_, res, err := ForRun(ctx, hc, rec.Summary, RunOptions{TargetService: "web"})
+	_, res, err := analysis.ForRun(ctx, hc, rec.Summary, analysis.RunOptions{TargetService: "web"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func TestHubAdapter(t *testing.T) {
 
 	// A run whose reporter never sent a summary: the timeline is rebuilt
 	// from the stored brink_* series.
-	tl, err := TimelineFromSeries(ctx, hc, run.ID(), start, start.Add(seconds*time.Second))
+	tl, err := analysis.TimelineFromSeries(ctx, hc, run.ID(), start, start.Add(seconds*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func TestHubAdapter(t *testing.T) {
 	if n, err := hc.Replicas(ctx, "web", start.Add(10*time.Second)); err != nil || n != 1 {
 		t.Errorf("replicas of web: %d, %v", n, err)
 	}
-	if _, err := NewHub("http://127.0.0.1:1").Run(ctx, "x"); err == nil || !contains(err.Error(), "brink hub") {
+	if _, err := analysis.NewHub("http://127.0.0.1:1").Run(ctx, "x"); err == nil || !contains(err.Error(), "brink hub") {
 		t.Errorf("no hub: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/brinkhq/brink/internal/analysis"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
@@ -34,6 +35,13 @@ type QueryConfig struct {
 type RunsConfig struct {
 	FinalizeGrace Duration `yaml:"finalize_grace"` // wait for slow sources; default 5s
 	LostAfter     Duration `yaml:"lost_after"`     // silence that marks a run lost; default 2m
+	// AnalysisDelay is how long after a run ends the hub waits before its
+	// saturation analysis, so that the monitors' samples of the run's last
+	// seconds have arrived; default 5s.
+	AnalysisDelay Duration `yaml:"analysis_delay"`
+	// LBService is the service name of the load balancer's containers,
+	// whose CPU the analysis examines beside the target's; default "lb".
+	LBService string `yaml:"lb_service"`
 }
 
 // RemoteWriteConfig limits the receiver.
@@ -81,8 +89,9 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // DefaultConfig is the configuration without a file.
 func DefaultConfig() Config {
 	return Config{
-		Query:       QueryConfig{Timeout: Duration(2 * time.Minute), MaxSamples: 50_000_000, LookbackDelta: Duration(5 * time.Minute)},
-		Runs:        RunsConfig{FinalizeGrace: Duration(5 * time.Second), LostAfter: Duration(2 * time.Minute)},
+		Query: QueryConfig{Timeout: Duration(2 * time.Minute), MaxSamples: 50_000_000, LookbackDelta: Duration(5 * time.Minute)},
+		Runs: RunsConfig{FinalizeGrace: Duration(5 * time.Second), LostAfter: Duration(2 * time.Minute),
+			AnalysisDelay: Duration(5 * time.Second), LBService: analysis.DefaultLBService},
 		RemoteWrite: RemoteWriteConfig{MaxBodyBytes: 32 << 20},
 		Export:      ExportConfig{MaxPoints: 5_000_000},
 		UI:          UIConfig{Lookback: Duration(15 * time.Second)},
@@ -121,6 +130,8 @@ func (c Config) validate() error {
 		return errors.New("query.lookback_delta must be positive")
 	case c.Runs.FinalizeGrace <= 0 || c.Runs.LostAfter <= c.Runs.FinalizeGrace:
 		return errors.New("runs.finalize_grace must be positive and below runs.lost_after")
+	case c.Runs.AnalysisDelay < 0 || c.Runs.AnalysisDelay > Duration(time.Hour):
+		return errors.New("runs.analysis_delay must be between 0s and 1h")
 	case c.RemoteWrite.MaxBodyBytes < 1024:
 		return errors.New("remote_write.max_body_bytes must be at least 1024")
 	case c.Export.MaxPoints <= 0:

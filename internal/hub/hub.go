@@ -3,7 +3,7 @@
 // keeps test runs and events, exports, streams live updates to the web UI
 // and serves that UI, all on one HTTP port.
 //
-// Components (HTTP server, run finalizer) start together in Run and stop
+// Components (HTTP server, run finalizer, run analyzer) start together in Run and stop
 // together when its context ends; storage is closed last, after the last
 // request finished, so nothing acknowledged is lost on SIGTERM.
 package hub
@@ -69,6 +69,8 @@ type Hub struct {
 	runs   *runs.Registry
 	events *events.Log
 	coord  *coord.Coordinator
+	// analyzer computes each run's saturation analysis.
+	analyzer *analyzer
 
 	tokens tokens
 	cfg    atomic.Pointer[Config]
@@ -133,9 +135,10 @@ func New(opts Options) (*Hub, error) {
 		h.db.Close()
 		return nil, err
 	}
+	h.analyzer = newAnalyzer(h)
 	h.runs, err = runs.Open(runs.Options{
 		Dir: filepath.Join(opts.DataDir, "runs"), Store: countingAppendable{h}, Events: h.events, Now: opts.Now,
-		Logger: opts.Logger, Timing: runTiming(cfg),
+		Logger: opts.Logger, Timing: runTiming(cfg), OnEnd: h.analyzer.schedule,
 	})
 	if err != nil {
 		h.events.Close()
@@ -239,6 +242,7 @@ func (h *Hub) Handler() http.Handler {
 	api("GET /api/v1/runs", "runs", h.handleRuns)
 	api("GET /api/v1/runs/{id}", "run", h.handleRun)
 	api("GET /api/v1/runs/{id}/latency", "run_latency", h.handleRunLatency)
+	api("GET /api/v1/runs/{id}/analysis", "run_analysis", h.handleRunAnalysis)
 	api("GET /api/v1/events", "events", h.handleEvents)
 	api("GET /api/v1/export", "export", h.handleExport)
 	h.coord.Mount(mux)
@@ -278,10 +282,14 @@ func (h *Hub) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		h.coord.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		h.analyzer.run(ctx)
 	}()
 	go func() {
 		defer wg.Done()

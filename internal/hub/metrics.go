@@ -17,6 +17,7 @@ type metrics struct {
 	runs            *prometheus.GaugeVec
 	runSeconds      prometheus.Counter
 	reloadSuccess   prometheus.Gauge
+	analyses        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -43,9 +44,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "brink_hub_config_last_reload_success", Help: "Whether the last configuration reload succeeded.",
 		}),
+		analyses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "brink_hub_run_analyses_total", Help: "Saturation analyses of ended runs kept, by outcome (knee, no_knee, error).",
+		}, []string{"outcome"}),
 	}
 	m.reloadSuccess.Set(1)
-	reg.MustRegister(m.writeRequests, m.samplesAppended, m.samplesRejected, m.requestDuration, m.runs, m.runSeconds, m.reloadSuccess)
+	reg.MustRegister(m.writeRequests, m.samplesAppended, m.samplesRejected, m.requestDuration, m.runs, m.runSeconds, m.reloadSuccess, m.analyses)
 	return m
 }
 

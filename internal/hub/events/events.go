@@ -27,6 +27,8 @@ const (
 	KindRunFinished    = "run_finished"
 	KindRunAborted     = "run_aborted"
 	KindRunLost        = "run_lost"
+	// KindKnee marks where a run's saturation analysis placed its knee.
+	KindKnee = "knee"
 )
 
 // Event is one thing that happened.

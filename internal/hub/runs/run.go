@@ -467,6 +467,8 @@ type View struct {
 	Names         []string                  `json:"names"`
 	Summary       json.RawMessage           `json:"summary,omitempty"`
 	ByName        map[string]Totals         `json:"by_name,omitempty"`
+	// Analysis is the saturation analysis kept with the run (detail only).
+	Analysis json.RawMessage `json:"analysis,omitempty"`
 }
 
 // SourceView is a reporter as the API shows it.
@@ -533,6 +535,7 @@ func (ru *run) view(full bool) View {
 	if full {
 		v.Scenario = m.Scenario
 		v.Summary = m.Summary
+		v.Analysis = m.Analysis
 	} else if v.Totals.LatencyMs != nil {
 		v.Totals.LatencyMs = nil
 	}

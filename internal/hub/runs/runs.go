@@ -60,6 +60,10 @@ type Options struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 	Timing Timing
+	// OnEnd is called with a run's id when it ends (finished, aborted or
+	// lost), with the run's lock held: it must return at once (queue work,
+	// never call back into the registry synchronously).
+	OnEnd func(id string)
 }
 
 // Timing holds the settings that a config reload may change.
@@ -82,6 +86,7 @@ type Registry struct {
 	events *events.Log
 	now    func() time.Time
 	log    *slog.Logger
+	onEnd  func(id string)
 
 	mu     sync.Mutex
 	runs   map[string]*run
@@ -135,6 +140,9 @@ type meta struct {
 	Names       []string          `json:"names,omitempty"`
 	Totals      *Totals           `json:"totals,omitempty"`
 	ByName      map[string]Totals `json:"by_name,omitempty"`
+	// Analysis is the saturation analysis the hub computed when the run
+	// ended (the hub package's RunAnalysis as JSON).
+	Analysis json.RawMessage `json:"analysis,omitempty"`
 }
 
 // Open loads every run under opts.Dir. Runs that were running when the hub
@@ -144,7 +152,7 @@ func Open(opts Options) (*Registry, error) {
 		return nil, fmt.Errorf("create runs directory: %w", err)
 	}
 	r := &Registry{
-		dir: opts.Dir, store: opts.Store, events: opts.Events, now: opts.Now, log: opts.Logger,
+		dir: opts.Dir, store: opts.Store, events: opts.Events, now: opts.Now, log: opts.Logger, onEnd: opts.OnEnd,
 		runs: map[string]*run{},
 	}
 	if r.now == nil {
@@ -269,6 +277,8 @@ func (r *Registry) StartRun(req *brinkv1.StartRunRequest) (*brinkv1.StartRunResp
 		src.meta.Status = StatusRunning
 		src.meta.FinishedMs = 0
 		ru.meta.Status, ru.meta.EndedMs = StatusRunning, 0
+		// The run goes on: what was concluded about it no longer holds.
+		ru.meta.Analysis = nil
 	}
 	if err := ru.saveMeta(); err != nil {
 		return nil, err
@@ -418,6 +428,9 @@ func (r *Registry) endRun(ctx context.Context, ru *run, now time.Time, status st
 	}
 	ru.closeLog()
 	ru.dropState()
+	if r.onEnd != nil {
+		r.onEnd(ru.meta.ID)
+	}
 	if r.events == nil {
 		return
 	}
@@ -561,6 +574,33 @@ func (r *Registry) Get(id string) (View, error) {
 	ru.mu.Lock()
 	defer ru.mu.Unlock()
 	return ru.view(true), nil
+}
+
+// SetAnalysis keeps a run's saturation analysis (JSON) in its run.json,
+// where it survives restarts and is shown in the run's detail.
+func (r *Registry) SetAnalysis(id string, analysis json.RawMessage) error {
+	if !json.Valid(analysis) {
+		return fmt.Errorf("%w: run %s: the analysis is not valid JSON", ErrInvalid, id)
+	}
+	ru, err := r.get(id)
+	if err != nil {
+		return err
+	}
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	ru.meta.Analysis = slices.Clone(analysis)
+	return ru.saveMeta()
+}
+
+// Analysis is the saturation analysis kept for run id (nil: none yet).
+func (r *Registry) Analysis(id string) (json.RawMessage, error) {
+	ru, err := r.get(id)
+	if err != nil {
+		return nil, err
+	}
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	return ru.meta.Analysis, nil
 }
 
 // Live lists the latest figures of runs that are running or ended less
