@@ -78,20 +78,26 @@ type ThresholdResult struct {
 // Summary is the whole run: the JSON written by `--out json=PATH` and kept by
 // the hub for each run.
 type Summary struct {
-	Run         string                 `json:"run,omitempty"`
-	Name        string                 `json:"name,omitempty"`
-	Start       time.Time              `json:"start"`
-	End         time.Time              `json:"end"`
-	DurationS   float64                `json:"duration_s"`
-	Aborted     bool                   `json:"aborted"`
-	NameSummary                        // overall figures inline: requests, failures, rps, latency_ms, ...
-	Iterations  int64                  `json:"iterations"`
-	Dropped     int64                  `json:"dropped"`
-	MaxVUs      int                    `json:"max_vus"`
-	ByName      map[string]NameSummary `json:"by_name"`
-	Timeline    []TimelinePoint        `json:"timeline"`
-	Thresholds  []ThresholdResult      `json:"thresholds"`
-	ThresholdOK bool                   `json:"thresholds_ok"`
+	Run         string    `json:"run,omitempty"`
+	Name        string    `json:"name,omitempty"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	DurationS   float64   `json:"duration_s"`
+	Aborted     bool      `json:"aborted"`
+	NameSummary           // overall figures inline: requests, failures, rps, latency_ms, ...
+	Iterations  int64     `json:"iterations"`
+	Dropped     int64     `json:"dropped"`
+	MaxVUs      int       `json:"max_vus"`
+	// ScheduleJitterMs is how late the open model started iterations
+	// against their schedule (nil for the closed model). A large value means
+	// the generator, not the target, was the bottleneck.
+	ScheduleJitterMs *Latency `json:"schedule_jitter_ms,omitempty"`
+	// TargetService is the service under test, as the monitor names it.
+	TargetService string                 `json:"target_service,omitempty"`
+	ByName        map[string]NameSummary `json:"by_name"`
+	Timeline      []TimelinePoint        `json:"timeline"`
+	Thresholds    []ThresholdResult      `json:"thresholds"`
+	ThresholdOK   bool                   `json:"thresholds_ok"`
 }
 
 // Accumulator folds a stream of complete (already merged) Seconds into a
