@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/brinkhq/brink/internal/cli.Version=$(VERSION)
 export CGO_ENABLED ?= 0
 
-.PHONY: build ui go test unit lint bench clean lab proto
+.PHONY: build ui go test unit lint bench clean lab proto demo
 
 build: ui go
 
@@ -39,6 +39,12 @@ test: build lint
 
 bench: build
 	bash bench/run.sh
+
+# A 20-second open-model test against the sample target, with JSON and HTML reports in out/.
+demo: build
+	@mkdir -p out; bin/brink-target --listen 127.0.0.1:8080 --cpu 200us & pid=$$!; trap "kill $$pid" EXIT; sleep 1; \
+	$(BIN) run --url http://127.0.0.1:8080/ --rate 2000/s --duration 20s \
+	  --threshold 'p95<50ms' --threshold 'error_rate<1%' --out json=out/demo.json --report out/demo.html
 
 lab: build
 	$(BIN) lab
