@@ -76,8 +76,10 @@ the full lab under 10.`,
 				return nil
 			case errors.As(err, &prereq):
 				return WithExit(ExitError, err, "")
+			case errors.Is(err, lab.ErrInterrupted):
+				return WithExit(ExitAborted, err, "")
 			case ctx.Err() != nil:
-				return WithExit(ExitAborted, fmt.Errorf("lab interrupted: %w", err), "")
+				return WithExit(ExitAborted, fmt.Errorf("%w: %w", lab.ErrInterrupted, err), "")
 			}
 			return WithExit(ExitError, err, "if anything was left behind, brink lab --down removes it")
 		},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +46,7 @@ func policyYAML(s *Stack, capacity float64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# brink lab's autoscale policy (the autoscale phase).\n")
 	b.WriteString("interval: 2s\n")
-	fmt.Fprintf(&b, "haproxy:\n  socket: %s\n", filepath.Join(s.cfg.StateDir, "haproxy.sock"))
+	fmt.Fprintf(&b, "haproxy:\n  socket: %s\n", s.haproxySocket())
 	b.WriteString("services:\n")
 	fmt.Fprintf(&b, "  %s:\n", s.Service())
 	fmt.Fprintf(&b, "    min: 1\n    max: %d\n", autoscaleMax)
@@ -63,7 +62,9 @@ func policyYAML(s *Stack, capacity float64) string {
 	fmt.Fprintf(&b, "        cpus: %g\n", s.cfg.ReplicaCPUs)
 	fmt.Fprintf(&b, "        memory: %dm\n", s.cfg.ReplicaMemory>>20)
 	fmt.Fprintf(&b, "        command: [\"--listen\", \"127.0.0.1:{{port}}\", \"--mode\", %q, \"--cpu\", %q]\n", s.cfg.Mode, s.cfg.CPUCost.String())
-	fmt.Fprintf(&b, "        labels: {%s: %q, %s: %s}\n", LabelLab, s.labels(roleWeb, "")[LabelLab], labelRole, roleWeb)
+	labels := s.labels(roleWeb, "")
+	fmt.Fprintf(&b, "        labels: {%s: %q, %s: %q, %s: %q, %s: %s}\n", LabelLab, labels[LabelLab], labelPID, labels[labelPID],
+		labelKeep, labels[labelKeep], labelRole, roleWeb)
 	fmt.Fprintf(&b, "        name_prefix: brink-lab-%s-auto-\n", s.Service())
 	b.WriteString("        stop_timeout: 2s\n")
 	b.WriteString("    lb:\n")

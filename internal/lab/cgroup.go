@@ -13,14 +13,14 @@ import (
 	"time"
 )
 
-// cgroupRootName is the cgroup everything the lab runs lives under, in
-// each hierarchy: /sys/fs/cgroup/<controller>/brink-lab/... on cgroup v1,
-// /sys/fs/cgroup/brink-lab/... on v2. HAProxy is in brink-lab/lb and the
-// load generator (the lab process) in brink-lab/generator; the monitor
-// reports those two as raw cgroups named by their last path element, so
-// HAProxy shows up as the service "lb", like a container would. With
-// Docker's cgroupfs driver the containers live below it too
-// (brink-lab/web/<id>, brink-lab/infra/<id>).
+// cgroupRootName is the cgroup every lab on the machine lives under, in
+// each hierarchy: /sys/fs/cgroup/<controller>/brink-lab on cgroup v1,
+// /sys/fs/cgroup/brink-lab on v2. Each lab has its own group below it,
+// brink-lab/<lab id>: HAProxy in .../lb and the load generator (the lab
+// process) in .../generator, which the monitor reports as raw cgroups named
+// by their last path element (so HAProxy shows up as the service "lb", like
+// a container would), and with Docker's cgroupfs driver the containers
+// (.../web/<container id>, .../infra/<container id>).
 const cgroupRootName = "brink-lab"
 
 // Raw cgroups the lab creates under brink-lab.
@@ -79,37 +79,42 @@ func isFile(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// limitGroup is one cgroup under brink-lab that holds processes under a CPU
-// quota and a memory limit, as Docker limits a container.
+// limitGroup is one cgroup of a lab, brink-lab/<lab id>/<name>, that holds
+// processes under a CPU quota and a memory limit, as Docker limits a
+// container.
 type limitGroup struct {
 	layout cgroupLayout
-	name   string
+	rel    string // brink-lab/<lab id>/<name>
 }
 
 // cfsPeriod is the CFS period the quota is expressed in, Docker's default.
 const cfsPeriod = 100_000 // µs
 
-// createLabRoot makes brink-lab in every hierarchy and gives it the lab's
-// CPU weight.
-func (l cgroupLayout) createLabRoot() error {
+// instanceCgroup is a lab's own group below brink-lab.
+func instanceCgroup(id string) string { return filepath.Join(cgroupRootName, id) }
+
+// createLabRoot makes brink-lab (with the labs' CPU weight) and the lab's
+// own group below it, in every hierarchy.
+func (l cgroupLayout) createLabRoot(id string) error {
 	for _, h := range l.dirs {
-		dir := filepath.Join(h, cgroupRootName)
+		root := filepath.Join(h, cgroupRootName)
+		dir := filepath.Join(h, instanceCgroup(id))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("creating cgroup %s: %w (brink lab must run as root)", dir, err)
 		}
 		if l.v2 {
 			// Controllers must be enabled on the way down before the
 			// groups below have their limit files.
-			for _, d := range []string{h, dir} {
+			for _, d := range []string{h, root, dir} {
 				if err := enableV2Controllers(d, "cpu", "memory"); err != nil {
 					return err
 				}
 			}
-			if err := writeCgroupFile(dir, "cpu.weight", strconv.Itoa(labCPUWeight)); err != nil {
+			if err := writeCgroupFile(root, "cpu.weight", strconv.Itoa(labCPUWeight)); err != nil {
 				return err
 			}
-		} else if isFile(filepath.Join(dir, "cpu.shares")) {
-			if err := writeCgroupFile(dir, "cpu.shares", strconv.Itoa(labCPUShares)); err != nil {
+		} else if isFile(filepath.Join(root, "cpu.shares")) {
+			if err := writeCgroupFile(root, "cpu.shares", strconv.Itoa(labCPUShares)); err != nil {
 				return err
 			}
 		}
@@ -124,16 +129,16 @@ func writeCgroupFile(dir, name, value string) error {
 	return nil
 }
 
-// createLimitGroup makes brink-lab/<name> in every hierarchy with the given
-// CPU limit (cores) and memory limit (bytes; 0 for none).
-func (l cgroupLayout) createLimitGroup(name string, cpus float64, memory int64) (*limitGroup, error) {
-	g := &limitGroup{layout: l, name: name}
-	if err := l.createLabRoot(); err != nil {
+// createLimitGroup makes brink-lab/<id>/<name> in every hierarchy with the
+// given CPU limit (cores) and memory limit (bytes; 0 for none).
+func (l cgroupLayout) createLimitGroup(id, name string, cpus float64, memory int64) (*limitGroup, error) {
+	g := &limitGroup{layout: l, rel: filepath.Join(instanceCgroup(id), name)}
+	if err := l.createLabRoot(id); err != nil {
 		return g, err
 	}
 	quota := int64(cpus * cfsPeriod)
 	for _, h := range l.dirs {
-		dir := filepath.Join(h, cgroupRootName, name)
+		dir := filepath.Join(h, g.rel)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return g, fmt.Errorf("creating cgroup %s: %w (brink lab must run as root)", dir, err)
 		}
@@ -189,7 +194,7 @@ func enableV2Controllers(dir string, controllers ...string) error {
 func (g *limitGroup) dirs() []string {
 	out := make([]string, 0, len(g.layout.dirs))
 	for _, h := range g.layout.dirs {
-		out = append(out, filepath.Join(h, cgroupRootName, g.name))
+		out = append(out, filepath.Join(h, g.rel))
 	}
 	return out
 }
@@ -241,10 +246,12 @@ func (l cgroupLayout) hierarchies() []string {
 	return out
 }
 
-// labCgroupDirs lists every cgroup under brink-lab on this host, in every
-// hierarchy, children before their parents, whether or not this process
-// created them: what cleanup and `brink lab --down` remove.
-func (l cgroupLayout) labCgroupDirs() []string {
+// instanceCgroupDirs lists a lab's cgroups (brink-lab/<id> and everything
+// below it) in every hierarchy, children before their parents: what its
+// cleanup removes. Docker creates a container's parent groups
+// (brink-lab/<id>/web) in every hierarchy, not only in the three the lab
+// writes to.
+func (l cgroupLayout) instanceCgroupDirs(id string) []string {
 	var out []string
 	var walk func(dir string)
 	walk = func(dir string) {
@@ -260,11 +267,48 @@ func (l cgroupLayout) labCgroupDirs() []string {
 		out = append(out, dir)
 	}
 	for _, h := range l.hierarchies() {
-		if dir := filepath.Join(h, cgroupRootName); isDir(dir) {
+		if dir := filepath.Join(h, instanceCgroup(id)); isDir(dir) {
 			walk(dir)
 		}
 	}
 	return out
+}
+
+// instanceIDs lists the labs that have a group below brink-lab in any
+// hierarchy.
+func (l cgroupLayout) instanceIDs() []string {
+	var ids []string
+	for _, h := range l.hierarchies() {
+		entries, err := os.ReadDir(filepath.Join(h, cgroupRootName))
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() && !slices.Contains(ids, e.Name()) {
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// removeRootIfUnused removes brink-lab itself where no lab has a group
+// below it any more; where another lab runs, it stays.
+func (l cgroupLayout) removeRootIfUnused() {
+	for _, h := range l.hierarchies() {
+		_ = syscall.Rmdir(filepath.Join(h, cgroupRootName))
+	}
+}
+
+// hasProcesses reports whether any of the directories holds a process.
+func hasProcesses(dirs []string) bool {
+	for _, d := range dirs {
+		if pids, _ := readPIDs(d); len(pids) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func isDir(p string) bool {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,13 +20,16 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Labels on everything the lab starts in Docker. LabelLab is what cleanup
-// looks for: every container carrying it is the lab's.
+// Labels on everything a lab starts in Docker. LabelLab carries the lab's
+// id: cleanup removes the containers of its own lab, and of labs whose
+// process is gone (brink.lab.pid) unless they were kept (brink.lab.keep).
 const (
 	LabelLab     = "brink.lab"
+	labelPID     = "brink.lab.pid"
+	labelKeep    = "brink.lab.keep"
+	labelRole    = "brink.lab.role"
 	labelService = "brink.service" // the monitor names containers by it
 	labelAddr    = "brink.addr"    // where a replica serves: the autoscaler's Docker actuator reads it
-	labelRole    = "brink.lab.role"
 )
 
 // engine is the Docker Engine API, as the lab uses it.
@@ -159,13 +163,20 @@ func (e *engine) cgroupDriver(ctx context.Context) (string, error) {
 // labContainer is one container carrying the lab label.
 type labContainer struct {
 	ID, Name, Role, Service, Addr string
+	Lab                           string // the lab's id
+	OwnerPID                      int    // the lab process that started it
+	Keep                          bool   // started by a lab run with --keep
 	Running                       bool
 }
 
-// list returns the containers carrying the lab label (running or not),
-// sorted by name.
-func (e *engine) list(ctx context.Context) ([]labContainer, error) {
-	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", LabelLab)})
+// list returns the containers of the lab with the given id, or of every
+// lab when id is empty (running or not), sorted by name.
+func (e *engine) list(ctx context.Context, id string) ([]labContainer, error) {
+	filter := LabelLab
+	if id != "" {
+		filter += "=" + id
+	}
+	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", filter)})
 	if err != nil {
 		return nil, fmt.Errorf("listing the lab's containers: %w", err)
 	}
@@ -175,8 +186,10 @@ func (e *engine) list(ctx context.Context) ([]labContainer, error) {
 		if len(c.Names) > 0 {
 			name = strings.TrimPrefix(c.Names[0], "/")
 		}
+		pid, _ := strconv.Atoi(c.Labels[labelPID])
 		out = append(out, labContainer{
 			ID: c.ID, Name: name, Role: c.Labels[labelRole], Service: c.Labels[labelService], Addr: c.Labels[labelAddr],
+			Lab: c.Labels[LabelLab], OwnerPID: pid, Keep: c.Labels[labelKeep] == "1",
 			Running: c.State == container.StateRunning,
 		})
 	}
@@ -203,9 +216,12 @@ func (e *engine) stop(ctx context.Context, id string, grace time.Duration) error
 	return e.remove(ctx, id)
 }
 
-// removeAll removes every container carrying the lab label.
-func (e *engine) removeAll(ctx context.Context) ([]string, error) {
-	cs, err := e.list(ctx)
+// removeLab removes every container of the lab with the given id.
+func (e *engine) removeLab(ctx context.Context, id string) ([]string, error) {
+	if id == "" {
+		return nil, errors.New("removing a lab's containers: no lab id")
+	}
+	cs, err := e.list(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -174,24 +175,44 @@ func (p *labProcess) waitOutput(t *testing.T, want string, timeout time.Duration
 	}
 }
 
-// assertNothingLeft checks that no container with the lab label, no
-// HAProxy started from the state directory, no lab cgroup and no state
-// directory remain.
-func assertNothingLeft(t *testing.T, stateDir string) {
+// labIDRe finds the lab's id in its output.
+var labIDRe = regexp.MustCompile(`host network\), lab (\S+)`)
+
+// labID is the id the lab printed.
+func (p *labProcess) labID(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("docker", "ps", "-a", "--filter", "label="+LabelLab, "--format", "{{.Names}}").CombinedOutput()
+	m := labIDRe.FindStringSubmatch(p.out.String())
+	if m == nil {
+		t.Fatalf("brink lab did not print its id:\n%s", p.out)
+	}
+	return m[1]
+}
+
+// assertNothingLeft checks that no container, HAProxy, cgroup or state
+// directory of the lab with the given id remains (id "": of any lab of
+// the service, which never got an id), whatever other labs on the machine
+// run.
+func assertNothingLeft(t *testing.T, id, service, stateDir string) {
+	t.Helper()
+	filter := "label=" + LabelLab + "=" + id
+	if id == "" {
+		filter = "label=" + labelService + "=" + service
+	}
+	out, err := exec.Command("docker", "ps", "-a", "--filter", filter, "--format", "{{.Names}}").CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker ps: %v: %s", err, out)
 	}
 	if s := strings.TrimSpace(string(out)); s != "" {
-		t.Errorf("containers with the lab label are left: %s", s)
+		t.Errorf("the lab's containers are left: %s", s)
 	}
 	layout, err := detectCgroups("/sys/fs/cgroup")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dirs := layout.labCgroupDirs(); len(dirs) > 0 {
-		t.Errorf("lab cgroups are left: %v", dirs)
+	if id != "" {
+		if dirs := layout.instanceCgroupDirs(id); len(dirs) > 0 {
+			t.Errorf("the lab's cgroups are left: %v", dirs)
+		}
 	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
@@ -204,7 +225,8 @@ func assertNothingLeft(t *testing.T, stateDir string) {
 		}
 	}
 	if _, err := os.Stat(stateDir); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the state directory %s is left (%v)", stateDir, err)
+		entries, _ := os.ReadDir(stateDir)
+		t.Errorf("the state directory %s is left (%v, %d entries)", stateDir, err, len(entries))
 	}
 }
 
@@ -220,7 +242,7 @@ func TestLabQuickEndToEnd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("brink lab --quick exited with %d", code)
 	}
-	assertNothingLeft(t, filepath.Join(tmp, "brink-lab"))
+	assertNothingLeft(t, p.labID(t), "labtest", filepath.Join(tmp, "brink-lab"))
 
 	b, err := os.ReadFile(filepath.Join(out, "report.json"))
 	if err != nil {
@@ -309,6 +331,7 @@ func TestLabInterruptCleansUp(t *testing.T) {
 	// Interrupt in the middle of the overload, with two containers, HAProxy
 	// and a load of several hundred requests a second running.
 	p.waitOutput(t, "Phase 2/", 5*time.Minute)
+	id := p.labID(t)
 	time.Sleep(3 * time.Second)
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -326,7 +349,7 @@ func TestLabInterruptCleansUp(t *testing.T) {
 	if strings.Contains(text, "goroutine ") || strings.Contains(text, "panic") {
 		t.Errorf("a stack trace in the output:\n%s", text)
 	}
-	assertNothingLeft(t, filepath.Join(tmp, "brink-lab"))
+	assertNothingLeft(t, id, "labint", filepath.Join(tmp, "brink-lab"))
 }
 
 func TestLabKeepAndDown(t *testing.T) {
@@ -362,12 +385,13 @@ func TestLabKeepAndDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"brink-lab-hub", "brink-lab-monitor", "brink-lab-labkeep-1"} {
+	for _, want := range []string{"brink-lab-labkeep-hub", "brink-lab-labkeep-monitor", "brink-lab-labkeep-1"} {
 		if !strings.Contains(string(names), want) {
 			t.Errorf("kept stack: container %s is not running (running: %s)", want, names)
 		}
 	}
-	st, err := readState(stateDir)
+	id := p.labID(t)
+	st, err := readState(filepath.Join(stateDir, id))
 	if err != nil || !st.Kept || !haproxyRunning(st.HAProxyPID) {
 		t.Fatalf("kept stack: state %+v (%v), HAProxy running: %v", st, err, st != nil && haproxyRunning(st.HAProxyPID))
 	}
@@ -385,7 +409,7 @@ func TestLabKeepAndDown(t *testing.T) {
 	if !strings.Contains(down.out.String(), "the lab is down") {
 		t.Errorf("--down output:\n%s", down.out)
 	}
-	assertNothingLeft(t, stateDir)
+	assertNothingLeft(t, id, "labkeep", stateDir)
 }
 
 func TestLabKilledThenDown(t *testing.T) {
@@ -394,6 +418,7 @@ func TestLabKilledThenDown(t *testing.T) {
 	tmp := t.TempDir()
 	p := startLab(t, bin, tmp, "--quick", "--out", t.TempDir(), "--port-base", strconv.Itoa(freePortBase(t)), "--service", "labkill")
 	p.waitOutput(t, "Phase 1/", 5*time.Minute)
+	id := p.labID(t)
 	// kill -9 leaves everything behind: no cleanup can run.
 	if err := p.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -403,12 +428,12 @@ func TestLabKilledThenDown(t *testing.T) {
 	if code := down.wait(t, 2*time.Minute); code != 0 {
 		t.Fatalf("brink lab --down exited with %d:\n%s", code, down.out)
 	}
-	for _, want := range []string{"removed container brink-lab-hub", "stopped HAProxy", "the lab is down"} {
+	for _, want := range []string{"removed container brink-lab-labkill-hub", "stopped HAProxy", "the lab is down"} {
 		if !strings.Contains(down.out.String(), want) {
 			t.Errorf("--down output lacks %q:\n%s", want, down.out)
 		}
 	}
-	assertNothingLeft(t, filepath.Join(tmp, "brink-lab"))
+	assertNothingLeft(t, id, "labkill", filepath.Join(tmp, "brink-lab"))
 }
 
 func TestLabPrerequisiteFailure(t *testing.T) {
@@ -421,7 +446,7 @@ func TestLabPrerequisiteFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	p := startLab(t, bin, tmp, "--quick", "--port-base", strconv.Itoa(base))
+	p := startLab(t, bin, tmp, "--quick", "--port-base", strconv.Itoa(base), "--service", "labprereq")
 	code := p.wait(t, 2*time.Minute)
 	text := p.out.String()
 	if code != 1 {
@@ -435,5 +460,5 @@ func TestLabPrerequisiteFailure(t *testing.T) {
 	if strings.Contains(text, "goroutine ") || strings.Contains(text, "Building images") {
 		t.Errorf("the lab went on (or crashed) despite a missing prerequisite:\n%s", text)
 	}
-	assertNothingLeft(t, filepath.Join(tmp, "brink-lab"))
+	assertNothingLeft(t, "", "labprereq", filepath.Join(tmp, "brink-lab"))
 }

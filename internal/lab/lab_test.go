@@ -116,6 +116,7 @@ func fakeCgroupFS(t *testing.T, v2, combined bool) string {
 		// The kernel creates these in every new group; a fake one must
 		// already hold them for the writes below it.
 		write(filepath.Join(root, cgroupRootName, "cgroup.subtree_control"), "")
+		write(filepath.Join(root, cgroupRootName, "l1", "cgroup.subtree_control"), "")
 		return root
 	}
 	if combined {
@@ -149,24 +150,28 @@ func TestLimitGroup(t *testing.T) {
 		want map[string]string
 	}{
 		{"cgroup v1, separate cpu and cpuacct", false, false, 3, map[string]string{
-			"cpu/brink-lab/lb/cpu.cfs_quota_us":         "50000",
-			"cpu/brink-lab/lb/cpu.cfs_period_us":        "100000",
-			"memory/brink-lab/lb/memory.limit_in_bytes": "134217728",
-			"cpu/brink-lab/lb/cgroup.procs":             "4242",
-			"cpuacct/brink-lab/lb/cgroup.procs":         "4242",
-			"memory/brink-lab/lb/cgroup.procs":          "4242",
+			"cpu/brink-lab/cpu.shares":                     "65536",
+			"cpu/brink-lab/l1/lb/cpu.cfs_quota_us":         "50000",
+			"cpu/brink-lab/l1/lb/cpu.cfs_period_us":        "100000",
+			"memory/brink-lab/l1/lb/memory.limit_in_bytes": "134217728",
+			"cpu/brink-lab/l1/lb/cgroup.procs":             "4242",
+			"cpuacct/brink-lab/l1/lb/cgroup.procs":         "4242",
+			"memory/brink-lab/l1/lb/cgroup.procs":          "4242",
 		}},
 		{"cgroup v1, combined cpu,cpuacct", false, true, 2, map[string]string{
-			"cpu,cpuacct/brink-lab/lb/cpu.cfs_quota_us": "50000",
-			"memory/brink-lab/lb/memory.limit_in_bytes": "134217728",
-			"cpu,cpuacct/brink-lab/lb/cgroup.procs":     "4242",
+			"cpu,cpuacct/brink-lab/cpu.shares":             "65536",
+			"cpu,cpuacct/brink-lab/l1/lb/cpu.cfs_quota_us": "50000",
+			"memory/brink-lab/l1/lb/memory.limit_in_bytes": "134217728",
+			"cpu,cpuacct/brink-lab/l1/lb/cgroup.procs":     "4242",
 		}},
 		{"cgroup v2", true, false, 1, map[string]string{
-			"cgroup.subtree_control":           "+cpu",
-			"brink-lab/cgroup.subtree_control": "+cpu +memory",
-			"brink-lab/lb/cpu.max":             "50000 100000",
-			"brink-lab/lb/memory.max":          "134217728",
-			"brink-lab/lb/cgroup.procs":        "4242",
+			"cgroup.subtree_control":              "+cpu",
+			"brink-lab/cgroup.subtree_control":    "+cpu +memory",
+			"brink-lab/l1/cgroup.subtree_control": "+cpu +memory",
+			"brink-lab/cpu.weight":                "6400",
+			"brink-lab/l1/lb/cpu.max":             "50000 100000",
+			"brink-lab/l1/lb/memory.max":          "134217728",
+			"brink-lab/l1/lb/cgroup.procs":        "4242",
 		}},
 	}
 	for _, tt := range tests {
@@ -182,7 +187,7 @@ func TestLimitGroup(t *testing.T) {
 			if !tt.v2 {
 				// The v1 limit files exist once the kernel made the group.
 				for _, d := range layout.dirs {
-					dir := filepath.Join(d, cgroupRootName, "lb")
+					dir := filepath.Join(d, cgroupRootName, "l1", "lb")
 					if err := os.MkdirAll(dir, 0o755); err != nil {
 						t.Fatal(err)
 					}
@@ -200,7 +205,7 @@ func TestLimitGroup(t *testing.T) {
 					}
 				}
 			}
-			g, err := layout.createLimitGroup("lb", 0.5, 128<<20)
+			g, err := layout.createLimitGroup("l1", "lb", 0.5, 128<<20)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -217,14 +222,17 @@ func TestLimitGroup(t *testing.T) {
 					t.Errorf("%s = %q, want %q", rel, got, want)
 				}
 			}
-			dirs := layout.labCgroupDirs()
+			dirs := layout.instanceCgroupDirs("l1")
 			if len(dirs) != 2*tt.wantHierarchys {
-				t.Fatalf("lab cgroup dirs %v: want brink-lab/lb and brink-lab in each of %d hierarchies", dirs, tt.wantHierarchys)
+				t.Fatalf("lab cgroup dirs %v: want brink-lab/l1/lb and brink-lab/l1 in each of %d hierarchies", dirs, tt.wantHierarchys)
 			}
 			for i := 0; i < len(dirs); i += 2 {
-				if filepath.Base(dirs[i]) != "lb" || filepath.Base(dirs[i+1]) != cgroupRootName {
+				if filepath.Base(dirs[i]) != "lb" || filepath.Base(dirs[i+1]) != "l1" {
 					t.Fatalf("lab cgroup dirs %v are not children first", dirs)
 				}
+			}
+			if ids := layout.instanceIDs(); !slices.Equal(ids, []string{"l1"}) {
+				t.Fatalf("labs in the cgroups: %v, want [l1]", ids)
 			}
 		})
 	}
@@ -235,9 +243,13 @@ func TestLabCgroupDirsEveryHierarchy(t *testing.T) {
 	// Docker puts a container's parents (brink-lab/web) in every hierarchy,
 	// pids included; a file that is no hierarchy is ignored.
 	for _, d := range []string{"pids", "cpu"} {
-		if err := os.MkdirAll(filepath.Join(root, d, cgroupRootName, webCgroup, "0123abcd"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(root, d, cgroupRootName, "l1", webCgroup, "0123abcd"), 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Another lab's group is not this lab's.
+	if err := os.MkdirAll(filepath.Join(root, "cpu", cgroupRootName, "l2", lbCgroup), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	for _, f := range []string{"pids/cgroup.procs", "cpu/cgroup.procs", "cpuacct/cgroup.procs", "memory/cgroup.procs", "cgroup.note"} {
 		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
@@ -249,16 +261,19 @@ func TestLabCgroupDirsEveryHierarchy(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, d := range layout.labCgroupDirs() {
+	for _, d := range layout.instanceCgroupDirs("l1") {
 		rel, _ := filepath.Rel(root, d)
 		got = append(got, rel)
 	}
 	want := []string{
-		"cpu/brink-lab/web/0123abcd", "cpu/brink-lab/web", "cpu/brink-lab",
-		"pids/brink-lab/web/0123abcd", "pids/brink-lab/web", "pids/brink-lab",
+		"cpu/brink-lab/l1/web/0123abcd", "cpu/brink-lab/l1/web", "cpu/brink-lab/l1",
+		"pids/brink-lab/l1/web/0123abcd", "pids/brink-lab/l1/web", "pids/brink-lab/l1",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("lab cgroup dirs\n got %v\nwant %v (children first, every hierarchy)", got, want)
+	}
+	if ids := layout.instanceIDs(); !slices.Equal(ids, []string{"l1", "l2"}) {
+		t.Fatalf("labs in the cgroups: %v, want [l1 l2]", ids)
 	}
 }
 
@@ -430,7 +445,8 @@ func TestScenarioYAML(t *testing.T) {
 func TestPolicyYAML(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.StateDir = "/tmp/brink-lab"
-	s := &Stack{cfg: cfg, img: images{Brink: "brink-lab/brink:abc", Target: "brink-lab/target:abc"}, state: State{Started: time.Unix(1700000000, 0)}}
+	s := &Stack{cfg: cfg, dir: "/tmp/brink-lab/20231114-221320-4242", img: images{Brink: "brink-lab/brink:abc", Target: "brink-lab/target:abc"},
+		state: State{ID: "20231114-221320-4242", OwnerPID: 4242, Started: time.Unix(1700000000, 0)}}
 	text := policyYAML(s, 450)
 	golden(t, "autoscale.yaml", []byte(text))
 	p, err := autoscale.ParsePolicy("autoscale.yaml", []byte(text))
@@ -441,7 +457,7 @@ func TestPolicyYAML(t *testing.T) {
 	if svc == nil || svc.Min != 1 || svc.Max != autoscaleMax || svc.Actuator.Kind != "docker" || svc.LB == nil || svc.LB.Backend != "web" {
 		t.Fatalf("policy service %+v", svc)
 	}
-	if d := svc.Actuator.Docker; d.Image != "brink-lab/target:abc" || d.CPUs != 0.5 || d.Labels[LabelLab] != "1700000000" {
+	if d := svc.Actuator.Docker; d.Image != "brink-lab/target:abc" || d.CPUs != 0.5 || d.Labels[LabelLab] != "20231114-221320-4242" || d.Labels[labelPID] != "4242" {
 		t.Fatalf("docker actuator %+v: want the lab's image, limits and label", d)
 	}
 }
@@ -762,7 +778,7 @@ func TestHAProxyVersionRe(t *testing.T) {
 
 func TestStateRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	st := State{OwnerPID: os.Getpid(), Kept: true, Started: time.Unix(1700000000, 0).UTC(), Ports: PortsFrom(18080), Service: "web", HAProxyPID: 4242}
+	st := State{ID: "l1", OwnerPID: os.Getpid(), Kept: true, Started: time.Unix(1700000000, 0).UTC(), Ports: PortsFrom(18080), Service: "web", HAProxyPID: 4242}
 	if err := st.write(dir); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/brinkhq/brink/internal/analysis"
@@ -57,9 +59,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	ports := PortsFrom(cfg.PortBase)
 	layout, layoutErr := detectCgroups(cfg.CgroupRoot)
 
-	// Remains of an earlier lab come first: they hold the ports.
-	if err := clearLeftovers(ctx, cfg, layout); err != nil {
-		return nil, err
+	// Remains of an earlier lab come first: they may hold the ports.
+	if layoutErr == nil {
+		if err := clearLeftovers(ctx, cfg, layout); err != nil {
+			return nil, err
+		}
 	}
 	fmt.Fprintln(cfg.Stdout, "Checking prerequisites")
 	eng, haproxy, err := checkPrereqs(ctx, checks{
@@ -77,9 +81,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if host == "" {
 		host = "localhost"
 	}
+	started := time.Now()
+	id := newLabID(started, os.Getpid())
 	stack := &Stack{
 		cfg: cfg, eng: eng, ports: ports, layout: layout, hostname: host, log: cfg.Stdout,
-		state: State{OwnerPID: os.Getpid(), Started: time.Now(), Ports: ports, Service: cfg.Service},
+		dir:   filepath.Join(cfg.StateDir, id),
+		state: State{ID: id, OwnerPID: os.Getpid(), Started: started, Ports: ports, Service: cfg.Service},
 		http:  &http.Client{Timeout: 2 * time.Second},
 	}
 	l := &lab{cfg: cfg, stack: stack, phases: phases}
@@ -108,52 +115,120 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, runErr
 }
 
-// clearLeftovers handles what an earlier lab left: a running lab or a kept
-// one is the user's to stop; the remains of one that died are removed.
-func clearLeftovers(ctx context.Context, cfg Config, layout cgroupLayout) error {
-	st, err := readState(cfg.StateDir)
-	if errors.Is(err, os.ErrNotExist) {
-		st = nil
-	} else if err != nil {
-		return fmt.Errorf("%w (remove %s, or run brink lab --down)", err, cfg.StateDir)
+// labsOnDisk reads the state of every lab recorded in the state
+// directory.
+func labsOnDisk(base string) []*State {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return nil
 	}
-	if st != nil {
+	var out []*State
+	for _, e := range entries {
+		if st, err := readState(filepath.Join(base, e.Name())); err == nil && st.ID == e.Name() {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// clearLeftovers handles what earlier labs left. A running lab of this
+// state directory, or a kept one, is the user's to stop; the remains of
+// labs whose process is gone (and that were not kept) are removed, those
+// of this state directory and those recorded only in Docker's labels.
+// Other labs' running stacks are never touched.
+func clearLeftovers(ctx context.Context, cfg Config, layout cgroupLayout) error {
+	var dead []*State
+	for _, st := range labsOnDisk(cfg.StateDir) {
 		switch {
 		case st.Kept:
-			return fmt.Errorf("a lab started %s with --keep is still running (dashboard http://%s): stop it first with brink lab --down",
+			return fmt.Errorf("a lab started %s with --keep is still running (dashboard http://%s/): stop it first with brink lab --down",
 				st.Started.Format(time.DateTime), loopback(st.Ports.Hub))
 		case processAlive(st.OwnerPID):
 			return fmt.Errorf("another brink lab is running (pid %d, started %s): wait for it, or stop it with Ctrl-C in its terminal",
 				st.OwnerPID, st.Started.Format(time.DateTime))
 		}
+		dead = append(dead, st)
 	}
-	leftCgroups := len(layout.labCgroupDirs()) > 0
-	if st == nil && !leftCgroups {
-		// Containers alone are checked once dockerd is known to answer.
-		eng, err := connectDocker(ctx)
-		if err != nil {
-			return nil // reported by the prerequisites
-		}
-		defer eng.Close()
-		cs, err := eng.list(ctx)
-		if err != nil || len(cs) == 0 {
-			return nil
-		}
-		return removeLeftovers(ctx, cfg, layout, eng, nil)
-	}
-	eng, _ := connectDocker(ctx)
-	if eng != nil {
+	eng, err := connectDocker(ctx)
+	if err != nil {
+		eng = nil // reported by the prerequisites; cgroups and files can go anyway
+	} else {
 		defer eng.Close()
 	}
-	return removeLeftovers(ctx, cfg, layout, eng, st)
+	_, err = removeDeadLabs(ctx, cfg, layout, eng, dead, "Removing what an earlier lab left behind")
+	return err
 }
 
-func removeLeftovers(ctx context.Context, cfg Config, layout cgroupLayout, eng *engine, st *State) error {
-	fmt.Fprintln(cfg.Stdout, "Removing what an interrupted lab left behind")
-	if err := removeLab(ctx, eng, layout, cfg.StateDir, st); err != nil {
-		return fmt.Errorf("removing an earlier lab's remains: %w (run brink lab --down)", err)
+// removeDeadLabs removes the given labs of the state directory, and the
+// remains of labs known only from Docker's labels and the cgroups whose
+// process is gone and that were not kept (a kept lab of another state
+// directory is its owner's to remove). It returns the names of the
+// containers it removed; header introduces what it prints.
+func removeDeadLabs(ctx context.Context, cfg Config, layout cgroupLayout, eng *engine, labs []*State, header string) ([]string, error) {
+	type remains struct {
+		st  *State
+		dir string
 	}
-	return nil
+	todo := map[string]remains{}
+	for _, st := range labs {
+		todo[st.ID] = remains{st, filepath.Join(cfg.StateDir, st.ID)}
+	}
+	if eng != nil {
+		cs, err := eng.list(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if _, ok := todo[c.Lab]; ok || c.Lab == "" || processAlive(c.OwnerPID) || c.Keep {
+				continue
+			}
+			todo[c.Lab] = remains{}
+		}
+	}
+	// A lab's cgroups without containers or processes (a lab killed
+	// before it started any) only need their directories removed.
+	for _, id := range layout.instanceIDs() {
+		if _, ok := todo[id]; ok {
+			continue
+		}
+		if dirs := layout.instanceCgroupDirs(id); !hasProcesses(dirs) {
+			if eng != nil {
+				if cs, err := eng.list(ctx, id); err != nil || len(cs) > 0 {
+					continue
+				}
+			}
+			_ = removeCgroups(ctx, dirs, 0)
+		}
+	}
+	layout.removeRootIfUnused()
+	var removed []string
+	var errs []error
+	ids := make([]string, 0, len(todo))
+	for id := range todo {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		r := todo[id]
+		if id == ids[0] {
+			fmt.Fprintln(cfg.Stdout, header)
+		}
+		names, err := removeLab(ctx, eng, layout, id, r.st, r.dir)
+		removed = append(removed, names...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("lab %s: %w", id, err))
+		}
+		for _, n := range names {
+			fmt.Fprintf(cfg.Stdout, "  removed container %s\n", n)
+		}
+		if r.st != nil && r.st.HAProxyPID > 0 {
+			fmt.Fprintf(cfg.Stdout, "  stopped HAProxy (pid %d)\n", r.st.HAProxyPID)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("removing an earlier lab's remains: %w (run brink lab --down)", err)
+	}
+	return removed, nil
 }
 
 // processAlive reports whether a process with that pid exists (and is not
@@ -174,36 +249,41 @@ func processAlive(pid int) bool {
 	return true
 }
 
-// Down removes a lab left running with --keep (or the remains of one that
-// was killed): every container with the lab label, HAProxy, the lab's
-// cgroups and its state directory.
+// Down removes the labs left running with --keep from this state
+// directory, and the remains of labs that were killed: their containers,
+// HAProxy, their cgroups and their directories. A lab whose process still
+// runs is left alone: it cleans up after itself.
 func Down(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
 	layout, err := detectCgroups(cfg.CgroupRoot)
 	if err != nil {
 		return err
 	}
-	st, err := readState(cfg.StateDir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(cfg.Stderr, "warning: %v; removing what can be found anyway\n", err)
-	}
-	if st != nil && !st.Kept && processAlive(st.OwnerPID) && st.OwnerPID != os.Getpid() {
-		return fmt.Errorf("a brink lab is running (pid %d): stop it with Ctrl-C in its terminal; it cleans up after itself", st.OwnerPID)
+	var labs []*State
+	var running []string
+	for _, st := range labsOnDisk(cfg.StateDir) {
+		if !st.Kept && processAlive(st.OwnerPID) && st.OwnerPID != os.Getpid() {
+			running = append(running, fmt.Sprintf("pid %d", st.OwnerPID))
+			continue
+		}
+		labs = append(labs, st)
 	}
 	eng, err := connectDocker(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: run %s, then brink lab --down again", err, SetupCommand)
 	}
 	defer eng.Close()
-	cs, _ := eng.list(ctx)
-	if err := removeLab(ctx, eng, layout, cfg.StateDir, st); err != nil {
+	removed, err := removeDeadLabs(ctx, cfg, layout, eng, labs, "Removing labs that are not running")
+	if err != nil {
 		return err
 	}
-	for _, c := range cs {
-		fmt.Fprintf(cfg.Stdout, "removed container %s\n", c.Name)
+	if len(running) > 0 {
+		fmt.Fprintf(cfg.Stdout, "left alone: a brink lab is running (%s); stop it with Ctrl-C in its terminal, it cleans up after itself\n", strings.Join(running, ", "))
+		return nil
 	}
-	if st != nil && st.HAProxyPID > 0 {
-		fmt.Fprintf(cfg.Stdout, "stopped HAProxy (pid %d)\n", st.HAProxyPID)
+	if len(removed) == 0 && len(labs) == 0 {
+		fmt.Fprintln(cfg.Stdout, "no lab to remove: nothing of one is running")
+		return nil
 	}
 	fmt.Fprintln(cfg.Stdout, "the lab is down: no container, process, cgroup or state directory of it is left")
 	return nil
@@ -251,7 +331,7 @@ func (l *lab) run(ctx context.Context, eng *engine, exe, haproxy string) (*Repor
 		return nil, err
 	}
 	l.stack.img = img
-	fmt.Fprintln(out, "Starting the stack on 127.0.0.1 (host network)")
+	fmt.Fprintf(out, "Starting the stack on 127.0.0.1 (host network), lab %s\n", l.stack.state.ID)
 	if err := l.stack.up(ctx, haproxy); err != nil {
 		return nil, err
 	}
@@ -295,7 +375,7 @@ func (l *lab) printKept() {
 	out := l.cfg.Stdout
 	fmt.Fprintf(out, "\nThe stack is still running (--keep):\n")
 	fmt.Fprintf(out, "  dashboard  %s/\n", l.stack.HubURL())
-	fmt.Fprintf(out, "  service    %s (HAProxy, Runtime API at %s)\n", l.stack.ServiceURL(), filepath.Join(l.cfg.StateDir, "haproxy.sock"))
+	fmt.Fprintf(out, "  service    %s (HAProxy, Runtime API at %s)\n", l.stack.ServiceURL(), l.stack.haproxySocket())
 	fmt.Fprintf(out, "  monitor    %s/metrics\n", l.stack.MonitorURL())
 	fmt.Fprintf(out, "Stop it with: brink lab --down\n")
 }

@@ -18,9 +18,11 @@ import (
 	"github.com/brinkhq/brink/internal/lb"
 )
 
-// State is what a running (or kept) lab records in its state directory, so
-// that a later `brink lab --down` or `brink lab` finds and removes it.
+// State is what a running (or kept) lab records in its own directory
+// below the state directory (<state dir>/<id>/state.json), so that a later
+// `brink lab --down` or `brink lab` finds and removes it.
 type State struct {
+	ID         string    `json:"id"`
 	OwnerPID   int       `json:"owner_pid"`
 	Kept       bool      `json:"kept"`
 	Started    time.Time `json:"started"`
@@ -58,6 +60,7 @@ func (s *State) write(dir string) error {
 // Stack is the lab's running system: hub, monitor, web replicas, HAProxy.
 type Stack struct {
 	cfg     Config
+	dir     string // this lab's directory: <state dir>/<id>
 	eng     *engine
 	img     images
 	ports   Ports
@@ -95,12 +98,17 @@ func (s *Stack) Service() string { return s.cfg.Service }
 func (s *Stack) Hostname() string { return s.hostname }
 
 // saveState records the stack for cleanup by a later process.
-func (s *Stack) saveState() error { return s.state.write(s.cfg.StateDir) }
+func (s *Stack) saveState() error { return s.state.write(s.dir) }
+
+// newLabID names a lab: its start time and process, unique on a machine.
+func newLabID(started time.Time, pid int) string {
+	return started.UTC().Format("20060102-150405") + "-" + strconv.Itoa(pid)
+}
 
 // up starts the hub, the monitor, one web replica and HAProxy, in that
 // order, each checked before the next starts.
 func (s *Stack) up(ctx context.Context, haproxyBin string) error {
-	if err := os.MkdirAll(filepath.Join(s.cfg.StateDir, "hub"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(s.dir, "hub"), 0o755); err != nil {
 		return fmt.Errorf("creating the lab's state directory: %w", err)
 	}
 	if err := s.saveState(); err != nil {
@@ -109,7 +117,7 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 	step := func(name, url, note string, start time.Time) {
 		fmt.Fprintf(s.log, "  %-10s %-28s %-22s ready in %s\n", name, url, note, time.Since(start).Round(100*time.Millisecond))
 	}
-	if err := s.layout.createLabRoot(); err != nil {
+	if err := s.layout.createLabRoot(s.state.ID); err != nil {
 		return err
 	}
 	if driver, err := s.eng.cgroupDriver(ctx); err != nil {
@@ -122,9 +130,9 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 
 	t := time.Now()
 	hub, err := s.eng.run(ctx, containerSpec{
-		Name: "brink-lab-hub", Image: s.img.Brink, Labels: s.labels("hub", ""),
+		Name: s.containerName("hub"), Image: s.img.Brink, Labels: s.labels("hub", ""),
 		Cmd:          []string{"hub", "--listen", loopback(s.ports.Hub), "--data", "/data", "--log-level", "warn"},
-		Binds:        []string{filepath.Join(s.cfg.StateDir, "hub") + ":/data"},
+		Binds:        []string{filepath.Join(s.dir, "hub") + ":/data"},
 		CgroupParent: s.cgroupParent(infraCgroup),
 	})
 	if err != nil {
@@ -137,11 +145,12 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 
 	t = time.Now()
 	mon, err := s.eng.run(ctx, containerSpec{
-		Name: "brink-lab-monitor", Image: s.img.Brink, Labels: s.labels("monitor", ""),
+		Name: s.containerName("monitor"), Image: s.img.Brink, Labels: s.labels("monitor", ""),
 		Cmd: []string{"monitor", "--listen", loopback(s.ports.Monitor), "--interval", "1s",
 			"--remote-write", s.HubURL() + "/api/v1/write",
 			"--path.procfs", "/rootfs/proc", "--path.rootfs", "/rootfs",
-			"--cgroup-include", "/" + cgroupRootName + "/" + lbCgroup, "--cgroup-include", "/" + cgroupRootName + "/" + generatorCgroup,
+			"--cgroup-include", "/" + instanceCgroup(s.state.ID) + "/" + lbCgroup,
+			"--cgroup-include", "/" + instanceCgroup(s.state.ID) + "/" + generatorCgroup,
 			"--hostname", s.hostname, "--log-level", "warn"},
 		// cAdvisor's mounts, read-only where it can be.
 		Binds:        []string{"/:/rootfs:ro", "/sys:/sys:ro", "/var/run:/var/run", "/var/lib/docker:/var/lib/docker:ro"},
@@ -162,11 +171,11 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 	step(s.cfg.Service+"-1", "http://"+loopback(s.ports.Replicas[0]), fmt.Sprintf("%.1f CPU, %s", s.cfg.ReplicaCPUs, formatMiB(s.cfg.ReplicaMemory)), t)
 
 	t = time.Now()
-	if s.lbGroup, err = s.layout.createLimitGroup(lbCgroup, s.cfg.LBCPUs, s.cfg.LBMemory); err != nil {
+	if s.lbGroup, err = s.layout.createLimitGroup(s.state.ID, lbCgroup, s.cfg.LBCPUs, s.cfg.LBMemory); err != nil {
 		return err
 	}
 	cfg := lb.Config{
-		Socket:  filepath.Join(s.cfg.StateDir, "haproxy.sock"),
+		Socket:  s.haproxySocket(),
 		MaxConn: haproxyMaxConn(),
 		// Requests queue rather than fail while a replica is saturated,
 		// as with marathon-lb's defaults; the client's timeout decides.
@@ -176,7 +185,7 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 			Servers: []lb.ServerAddr{{Name: s.replicaName(1), Addr: loopback(s.ports.Replicas[0])}},
 		}},
 	}
-	if s.haproxy, err = startHAProxy(ctx, haproxyBin, s.cfg.StateDir, cfg, s.lbGroup); err != nil {
+	if s.haproxy, err = startHAProxy(ctx, haproxyBin, s.dir, cfg, s.lbGroup); err != nil {
 		return err
 	}
 	s.state.HAProxyPID = s.haproxy.PID()
@@ -196,8 +205,15 @@ func (s *Stack) cgroupParent(group string) string {
 	if !s.cgroupParents {
 		return ""
 	}
-	return "/" + cgroupRootName + "/" + group
+	return "/" + instanceCgroup(s.state.ID) + "/" + group
 }
+
+// haproxySocket is HAProxy's Runtime API socket.
+func (s *Stack) haproxySocket() string { return filepath.Join(s.dir, "haproxy.sock") }
+
+// containerName names the lab's hub and monitor after the service, so that
+// labs of different services can run side by side.
+func (s *Stack) containerName(role string) string { return "brink-lab-" + s.cfg.Service + "-" + role }
 
 // joinGenerator moves this process, the load generator, into
 // brink-lab/generator: limited to its cores like a container, weighed with
@@ -208,7 +224,7 @@ func (s *Stack) joinGenerator() error {
 	if err != nil {
 		return fmt.Errorf("reading this process's cgroups: %w", err)
 	}
-	g, err := s.layout.createLimitGroup(generatorCgroup, float64(s.cfg.GeneratorCores), 0)
+	g, err := s.layout.createLimitGroup(s.state.ID, generatorCgroup, float64(s.cfg.GeneratorCores), 0)
 	if err != nil {
 		return err
 	}
@@ -247,7 +263,10 @@ func haproxyMaxConn() int {
 func formatMiB(b int64) string { return strconv.FormatInt(b>>20, 10) + " MB" }
 
 func (s *Stack) labels(role, addr string) map[string]string {
-	l := map[string]string{LabelLab: strconv.FormatInt(s.state.Started.Unix(), 10), labelRole: role}
+	l := map[string]string{LabelLab: s.state.ID, labelPID: strconv.Itoa(s.state.OwnerPID), labelKeep: "0", labelRole: role}
+	if s.cfg.Keep {
+		l[labelKeep] = "1"
+	}
 	if role == roleWeb {
 		l[labelService] = s.cfg.Service
 		l[labelAddr] = addr
@@ -285,7 +304,7 @@ func (s *Stack) startReplica(ctx context.Context, i int) (string, error) {
 // Replicas lists the web app's running replicas: the lab's own and any an
 // autoscaler started (they carry the lab label too).
 func (s *Stack) Replicas(ctx context.Context) ([]labContainer, error) {
-	cs, err := s.eng.list(ctx)
+	cs, err := s.eng.list(ctx, s.state.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -400,8 +419,8 @@ func (s *Stack) waitHTTP(ctx context.Context, containerID, url string, timeout t
 	}
 }
 
-// down removes everything the stack started: HAProxy, every container
-// with the lab label, the lab's cgroups and the state directory.
+// down removes everything the stack started: HAProxy, its containers, its
+// cgroups and its directory.
 func (s *Stack) down(ctx context.Context) error {
 	var errs []error
 	// Out of brink-lab first: cleanup removes its cgroups.
@@ -413,33 +432,41 @@ func (s *Stack) down(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := removeLab(ctx, s.eng, s.layout, s.cfg.StateDir, &s.state); err != nil {
+	if _, err := removeLab(ctx, s.eng, s.layout, s.state.ID, &s.state, s.dir); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// removeLab removes a lab's remains, whether this process started them or
-// an earlier one: containers with the lab label, a recorded HAProxy, the
-// processes and directories of the brink-lab cgroups, and the state
-// directory.
-func removeLab(ctx context.Context, eng *engine, layout cgroupLayout, stateDir string, st *State) error {
+// removeLab removes one lab's remains, whether this process started them
+// or an earlier one: its containers, a recorded HAProxy, the processes and
+// directories of its cgroups, and its directory (dir, when known). It
+// returns the names of the containers it removed.
+func removeLab(ctx context.Context, eng *engine, layout cgroupLayout, id string, st *State, dir string) ([]string, error) {
 	var errs []error
+	var removed []string
 	if eng != nil {
-		if _, err := eng.removeAll(ctx); err != nil {
+		names, err := eng.removeLab(ctx, id)
+		if err != nil {
 			errs = append(errs, err)
 		}
+		removed = names
 	}
 	if st != nil {
 		if err := stopPID(ctx, st.HAProxyPID, 3*time.Second); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := removeCgroups(ctx, layout.labCgroupDirs(), 3*time.Second); err != nil {
+	if err := removeCgroups(ctx, layout.instanceCgroupDirs(id), 3*time.Second); err != nil {
 		errs = append(errs, err)
 	}
-	if err := os.RemoveAll(stateDir); err != nil {
-		errs = append(errs, fmt.Errorf("removing %s: %w", stateDir, err))
+	layout.removeRootIfUnused()
+	if dir != "" {
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s: %w", dir, err))
+		}
+		// The state directory itself goes with its last lab.
+		_ = os.Remove(filepath.Dir(dir))
 	}
-	return errors.Join(errs...)
+	return removed, errors.Join(errs...)
 }
