@@ -25,10 +25,16 @@ type RunAnalysis struct {
 	Run        string `json:"run"`
 	ComputedMs int64  `json:"computed_ms"`
 	// Final is true when the run had ended, and the monitors' samples of
-	// its last seconds had had time to arrive, when this was computed. A
-	// final analysis is kept with the run; a provisional one is not.
-	Final         bool   `json:"final"`
+	// its last seconds had had time to arrive, when this was computed: its
+	// figures will not change.
+	Final bool `json:"final"`
+	// Kept is true for the analysis kept with the run (the final one, of
+	// the run's own target service).
+	Kept          bool   `json:"kept"`
 	TargetService string `json:"target_service"`
+	// ServiceChosen is set when the analysis looked at a service the
+	// request chose (?service=), not the run's own target service.
+	ServiceChosen bool   `json:"service_chosen,omitempty"`
 	LBService     string `json:"lb_service"`
 	// TimelineFrom is where the per-second load came from: "summary" (the
 	// reporter's final summary) or "series" (rebuilt from the stored
@@ -144,7 +150,7 @@ func (a *analyzer) run(ctx context.Context) {
 func (a *analyzer) analyzeEnded(ctx context.Context, id string) {
 	ctx, cancel := context.WithTimeout(ctx, a.h.config().Query.Timeout.D())
 	defer cancel()
-	ra, err := a.analyze(ctx, id, true)
+	ra, err := a.analyze(ctx, id, true, "")
 	switch {
 	case errors.Is(err, errRunGoesOn):
 		// It started again; it is analyzed when it ends again.
@@ -159,12 +165,13 @@ func (a *analyzer) analyzeEnded(ctx context.Context, id string) {
 // errRunGoesOn: a run queued for analysis at its end is running again.
 var errRunGoesOn = errors.New("the run is running again")
 
-// analyze computes run id's analysis. A final analysis is kept with the
-// run and its knee appended to the events; a provisional one (the run is
-// running, or ended less than the analysis delay ago and waits in the
-// queue) is only returned. The queue's own turn (queued) is final, and
-// skips a run that started again (errRunGoesOn).
-func (a *analyzer) analyze(ctx context.Context, id string, queued bool) (*RunAnalysis, error) {
+// analyze computes run id's analysis, of service (the run's own target
+// service when ""). A final analysis of the run's own target service is
+// kept with the run and its knee appended to the events; any other is only
+// returned. An analysis is provisional while the run runs, or while it
+// waits in the queue for its delay after it ended; the queue's own turn
+// (queued) is final, and skips a run that started again (errRunGoesOn).
+func (a *analyzer) analyze(ctx context.Context, id string, queued bool, service string) (*RunAnalysis, error) {
 	a.compute.Lock()
 	defer a.compute.Unlock()
 	h := a.h
@@ -176,15 +183,21 @@ func (a *analyzer) analyze(ctx context.Context, id string, queued bool) (*RunAna
 	if queued && !ended {
 		return nil, errRunGoesOn
 	}
+	chosen := service != "" && service != v.TargetService
+	if chosen {
+		v.TargetService = service
+	}
 	ra, err := computeAnalysis(ctx, analysis.EngineQuerier{Engine: h.engine.Load(), Queryable: h.db}, h.events, v,
 		h.config().Runs.LBService, h.now())
 	if err != nil {
 		return nil, err
 	}
+	ra.ServiceChosen = chosen
 	ra.Final = ended && (queued || !a.pending(id))
-	if !ra.Final {
+	if !ra.Final || chosen {
 		return ra, nil
 	}
+	ra.Kept = true
 	b, err := json.Marshal(ra)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: encode the analysis: %w", id, err)
@@ -225,6 +238,10 @@ func computeAnalysis(ctx context.Context, q analysis.Querier, evs *events.Log, v
 		return nil, fmt.Errorf("run %s: resource series: %w", v.ID, err)
 	}
 	blameSaturatedAgents(&res, agents, evs.List(events.Query{Run: v.ID, Kind: coord.KindAgentSaturated, Limit: 1000}))
+	if v.TargetService == "" {
+		res.Notes = append(res.Notes, "the run named no target service, so no container was examined: "+
+			"ask for the analysis with ?service=NAME (the run page's service selector), or report runs with their target service")
+	}
 	ra.Seconds = len(s.Timeline)
 	ra.ResourceSeries = len(rec.Resources)
 	ra.Result = res
@@ -353,8 +370,10 @@ func (h *Hub) noteKnee(v runs.View, ra *RunAnalysis) {
 	}
 }
 
-// handleRunAnalysis serves GET /api/v1/runs/{id}/analysis[?refresh=1]: the
-// kept analysis, else one computed now (kept if the run has ended).
+// handleRunAnalysis serves GET /api/v1/runs/{id}/analysis?refresh=&service=:
+// the kept analysis, else one computed now (and kept if it is final).
+// service= looks at another service than the run's target service (for
+// runs that named none); such an analysis is computed each time, never kept.
 func (h *Hub) handleRunAnalysis(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	refresh, err := boolParam(r, "refresh")
@@ -362,7 +381,16 @@ func (h *Hub) handleRunAnalysis(w http.ResponseWriter, r *http.Request) {
 		respondError(w, err)
 		return
 	}
-	if !refresh {
+	v, err := h.runs.Get(id)
+	if err != nil {
+		respondError(w, runsError(err))
+		return
+	}
+	service := r.FormValue("service")
+	if service == v.TargetService {
+		service = ""
+	}
+	if !refresh && service == "" {
 		kept, err := h.runs.Analysis(id)
 		if err != nil {
 			respondError(w, runsError(err))
@@ -375,7 +403,7 @@ func (h *Hub) handleRunAnalysis(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.config().Query.Timeout.D())
 	defer cancel()
-	ra, err := h.analyzer.analyze(ctx, id, false)
+	ra, err := h.analyzer.analyze(ctx, id, false, service)
 	if err != nil {
 		if errors.Is(err, runs.ErrNotFound) {
 			respondError(w, runsError(err))

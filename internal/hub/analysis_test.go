@@ -231,8 +231,8 @@ func TestRunAnalysis(t *testing.T) {
 	// provisional: not kept, no event.
 	early := getAnalysis(t, th.url, "r-cpu", "")
 	if time.Since(finished) < delay {
-		if early.Final {
-			t.Errorf("analysis asked for %v after the run ended is final", time.Since(finished))
+		if early.Final || early.Kept {
+			t.Errorf("analysis asked for %v after the run ended is final (%v) or kept (%v)", time.Since(finished), early.Final, early.Kept)
 		}
 		if evs := kneeEvents(t, th.url, "r-cpu"); len(evs) != 0 {
 			t.Errorf("a provisional analysis appended %d knee events", len(evs))
@@ -253,6 +253,9 @@ func TestRunAnalysis(t *testing.T) {
 	if l := kept.Limit; l == nil || l.Resource != analysis.ResTargetCPU || l.Entity != "web-1" || l.Generator {
 		t.Errorf("limit %+v, want the CPU of web-1", l)
 	}
+	if !kept.Kept || kept.ServiceChosen {
+		t.Errorf("kept analysis: kept %v, service chosen %v", kept.Kept, kept.ServiceChosen)
+	}
 	if kept.TimelineFrom != timelineFromSummary || kept.Seconds != m.seconds || kept.TargetService != "web" || kept.ResourceSeries == 0 {
 		t.Errorf("analysis facts: from %q, %d seconds, service %q, %d resource series", kept.TimelineFrom, kept.Seconds, kept.TargetService, kept.ResourceSeries)
 	}
@@ -269,9 +272,12 @@ func TestRunAnalysis(t *testing.T) {
 		e.Fields["limit"] != "target_cpu" || e.Fields["generator"] != "false" || e.Fields["entity"] != "web-1" {
 		t.Errorf("knee event %+v, knee second %d", e, k.Unix)
 	}
-	// The endpoint answers the kept analysis as it is.
-	if again := getAnalysis(t, th.url, "r-cpu", ""); again.ComputedMs != kept.ComputedMs || !again.Final {
-		t.Errorf("kept analysis computed at %d, endpoint answers one computed at %d", kept.ComputedMs, again.ComputedMs)
+	// The endpoint answers the kept analysis as it is, also when asked for
+	// the run's own service by name.
+	for _, q := range []string{"", "?service=web"} {
+		if again := getAnalysis(t, th.url, "r-cpu", q); again.ComputedMs != kept.ComputedMs || !again.Final {
+			t.Errorf("%s: kept analysis computed at %d, endpoint answers one computed at %d", q, kept.ComputedMs, again.ComputedMs)
+		}
 	}
 
 	// A restarted hub still has it, and does not compute it again.
@@ -305,6 +311,38 @@ func TestRunAnalysis(t *testing.T) {
 		if resp.StatusCode != code {
 			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, code)
 		}
+	}
+}
+
+// TestRunAnalysisChosenService: a run that named no target service (as
+// `brink run --url` reports) has its knee but no container to blame; asked
+// for with ?service=, the hub looks at that service's containers without
+// replacing what it keeps.
+func TestRunAnalysisChosenService(t *testing.T) {
+	th := startHub(t, Options{ConfigFile: writeConfig(t, "runs:\n  analysis_delay: 1s\n")})
+	m := rampRun{seconds: 50, first: 40, step: 10, capacity: 300}
+	start := time.Now().Truncate(time.Second).Add(-70 * time.Second)
+	if code, body := remoteWrite(t, th.url, "", encodeWrite(t, m.resources("web", start))); code != http.StatusNoContent {
+		t.Fatalf("remote write: %d %s", code, body)
+	}
+	m.report(t, th.url, "r-nosvc", "", start, true, nil)
+	kept := waitKept(t, th.url, "r-nosvc")
+	t.Logf("analysis: %s", kept.Text)
+	if kept.Knee == nil || kept.Limit == nil || kept.Limit.Resource == analysis.ResTargetCPU || kept.TargetService != "" {
+		t.Fatalf("without a target service: knee %+v, limit %+v, service %q", kept.Knee, kept.Limit, kept.TargetService)
+	}
+	chosen := getAnalysis(t, th.url, "r-nosvc", "?service=web")
+	t.Logf("analysis of web: %s", chosen.Text)
+	if !chosen.ServiceChosen || chosen.Kept || !chosen.Final || chosen.TargetService != "web" ||
+		chosen.Limit == nil || chosen.Limit.Resource != analysis.ResTargetCPU || chosen.Limit.Entity != "web-1" ||
+		chosen.Knee == nil || chosen.Knee.Unix != kept.Knee.Unix {
+		t.Errorf("with ?service=web: %+v", chosen)
+	}
+	if again := getAnalysis(t, th.url, "r-nosvc", ""); again.ComputedMs != kept.ComputedMs || again.TargetService != "" {
+		t.Errorf("a chosen service replaced the kept analysis: %+v", again)
+	}
+	if evs := kneeEvents(t, th.url, "r-nosvc"); len(evs) != 1 {
+		t.Errorf("%d knee events, want 1", len(evs))
 	}
 }
 
