@@ -479,7 +479,6 @@ func TestDockerLifecycle(t *testing.T) {
 	rcv := &rwReceiver{series: map[string][]prompb.Sample{}}
 	srv := newLocalServer(t, rcv)
 	r := startMonitor(t, monitor.Config{RemoteWrite: &remotewrite.Config{URL: srv + "/api/v1/write", BufferDir: t.TempDir()}})
-	baseFDs := cgroupFDs(t)
 
 	prefix := fmt.Sprintf("brink-e2e-life-%d", os.Getpid())
 	// A Mesos Docker containerizer name: mesos-<container id>, unique per run.
@@ -520,6 +519,13 @@ func TestDockerLifecycle(t *testing.T) {
 			t.Errorf("%s took %s to appear, want within one 1 s interval (+2 s for the engine and machine load)", all[i].name, took)
 		}
 	}
+	var ids []string
+	for _, c := range all {
+		ids = append(ids, c.id)
+	}
+	if n := cgroupFDs(t, ids); n == 0 {
+		t.Fatal("no open cgroup files found for the test's containers: the leak check below would prove nothing")
+	}
 	p := r.scrape(t)
 	for _, c := range all {
 		got := p.mustLabel(t, "container_cpu_usage_seconds_total", map[string]string{"name": c.name}, "service")
@@ -554,11 +560,12 @@ func TestDockerLifecycle(t *testing.T) {
 		return len(rcv.samples("__name__=container_cpu_usage_seconds_total,", "name="+all[0].name+",")) > 0
 	})
 	// Every cgroup file opened for them is closed again.
-	waitFor(t, "cgroup files to be closed", 10*time.Second, func() bool { return cgroupFDs(t) <= baseFDs })
+	waitFor(t, "the removed containers' cgroup files to be closed", 10*time.Second, func() bool { return cgroupFDs(t, ids) == 0 })
 }
 
-// cgroupFDs counts this process's open files under /sys/fs/cgroup.
-func cgroupFDs(t *testing.T) int {
+// cgroupFDs counts this process's open files in the cgroups of the given
+// containers (other containers on the machine come and go meanwhile).
+func cgroupFDs(t *testing.T, ids []string) int {
 	t.Helper()
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
@@ -566,8 +573,14 @@ func cgroupFDs(t *testing.T) int {
 	}
 	n := 0
 	for _, e := range entries {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && strings.HasPrefix(target, "/sys/fs/cgroup/") {
-			n++
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err != nil || !strings.HasPrefix(target, "/sys/fs/cgroup/") {
+			continue
+		}
+		for _, id := range ids {
+			if strings.Contains(target, id) {
+				n++
+			}
 		}
 	}
 	return n
