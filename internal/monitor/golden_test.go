@@ -2,10 +2,12 @@ package monitor_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -327,4 +329,42 @@ func seriesOf(page []byte) string {
 		b.WriteString(line + "\n")
 	}
 	return b.String()
+}
+
+// /metrics is served gzip-compressed to scrapers that ask for it, with the
+// same content.
+func TestMetricsGzip(t *testing.T) {
+	m := fixtureMonitor(t, filepath.Join("testdata", "v2"))
+	for i := range 4 { // the ring of snapshots is reused: render into old buffers too
+		m.Collect(context.Background(), time.UnixMilli(1795550000000+int64(i)*1000), 0)
+		plain := get(t, m.Handler(), "/metrics")
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		m.Handler().ServeHTTP(rec, req)
+		if rec.Header().Get("Content-Encoding") != "gzip" {
+			t.Fatalf("tick %d: no gzip answer to Accept-Encoding: gzip", i)
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unzipped, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(unzipped, plain) {
+			t.Fatalf("tick %d: gzip body differs from the plain one", i)
+		}
+		if !bytes.Contains(plain, []byte(fmt.Sprintf(" %d\n", 1795550000000+int64(i)*1000))) {
+			t.Fatalf("tick %d: page does not carry the tick's timestamp", i)
+		}
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip;q=0, identity")
+	m.Handler().ServeHTTP(rec, req)
+	if rec.Header().Get("Content-Encoding") != "" {
+		t.Error("gzip sent although refused with q=0")
+	}
 }

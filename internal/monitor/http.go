@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"bytes"
 	"compress/gzip"
 	"fmt"
 	"net/http"
@@ -53,20 +52,27 @@ func (m *Monitor) serveMetrics(w http.ResponseWriter, r *http.Request) {
 func (s *snapshot) render(gz, timestamps bool) []byte {
 	s.renderMu.Lock()
 	defer s.renderMu.Unlock()
-	if s.text == nil {
-		s.text = s.batch.AppendText(make([]byte, 0, 256<<10), timestamps)
+	if !s.rendered {
+		// The snapshot's buffers are reused from the last time it was
+		// published: the page is rendered into memory it already has.
+		s.text = s.batch.AppendText(s.text[:0], timestamps)
+		s.rendered = true
 	}
 	if !gz {
 		return s.text
 	}
-	if s.gzipped == nil {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		zw.Write(s.text)
-		zw.Close()
-		s.gzipped = buf.Bytes()
+	if !s.gzRendered {
+		s.gzBuf.Reset()
+		if s.gz == nil {
+			s.gz, _ = gzip.NewWriterLevel(&s.gzBuf, gzip.BestSpeed)
+		} else {
+			s.gz.Reset(&s.gzBuf)
+		}
+		s.gz.Write(s.text)
+		s.gz.Close()
+		s.gzRendered = true
 	}
-	return s.gzipped
+	return s.gzBuf.Bytes()
 }
 
 // acceptsGzip reports whether an Accept-Encoding header allows gzip

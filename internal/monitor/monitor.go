@@ -13,6 +13,8 @@
 package monitor
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -105,9 +107,12 @@ type snapshot struct {
 	batch *metrics.Batch
 	infos []collector.Info
 
-	renderMu sync.Mutex
-	text     []byte
-	gzipped  []byte
+	renderMu   sync.Mutex
+	rendered   bool
+	text       []byte
+	gzRendered bool
+	gzBuf      bytes.Buffer
+	gz         *gzip.Writer
 }
 
 // New builds a monitor: it finds the cgroup hierarchies and opens the
@@ -293,7 +298,7 @@ func (m *Monitor) Collect(ctx context.Context, t time.Time, lag time.Duration) {
 	m.seq++
 	s.seq = m.seq
 	s.infos = m.containers.Infos()
-	s.text, s.gzipped = nil, nil
+	s.rendered, s.gzRendered = false, false
 	s.mu.Unlock()
 	m.prev.Store(m.cur.Load())
 	m.cur.Store(s)
