@@ -50,7 +50,12 @@ the full lab under 10.`,
   sudo bin/brink lab --keep          # explore the dashboard afterwards
   sudo bin/brink lab --down          # stop a kept lab
   sudo bin/brink lab --mode well     # a well-behaved app: honest errors instead of 200 error pages`,
-		Args: cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return Usagef("unexpected argument %q: brink lab takes flags only (see brink lab --help)", args[0])
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Stdout, cfg.Stderr, cfg.IsTerminal, cfg.Version = env.Stdout, env.Stderr, env.IsTerminal, Version
 			ctx, cancel := context.WithCancel(cmd.Context())
