@@ -298,6 +298,14 @@ func replicasText(p *PhaseResult) string {
 	return fmt.Sprint(p.Replicas)
 }
 
+// replicasPhrase is "1 replica", "2 replicas" or "1→3 replicas".
+func replicasPhrase(p *PhaseResult) string {
+	if p.Replicas == 1 && (p.ReplicasEnd == 0 || p.ReplicasEnd == 1) {
+		return "1 replica"
+	}
+	return replicasText(p) + " replicas"
+}
+
 func resourceTable(r *Report) (head []string, rows [][]string) {
 	head = []string{"phase", "CPU per replica (limit)", "busiest", "throttled", "host CPU", "LB CPU (limit)", "generator CPU"}
 	for _, p := range r.Phases {
@@ -425,7 +433,7 @@ func reportPage(r *Report) report.Page {
 	for _, ph := range r.Phases {
 		p.Figures = append(p.Figures, report.Figure{
 			Label: ph.Name, Value: output.FormatRate(ph.MaxSustainedRPS) + "/s",
-			Note: fmt.Sprintf("max sustained, %d replica(s); %s failed at peak", ph.Replicas, pct(ph.Peak.ErrorRate)),
+			Note: fmt.Sprintf("max sustained, %s; %s failed at peak", replicasPhrase(ph), pct(ph.Peak.ErrorRate)),
 			Bad:  ph.Peak.ErrorRate >= 0.01,
 		})
 	}
