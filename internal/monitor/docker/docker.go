@@ -121,17 +121,28 @@ func (w *Watcher) Stats() Stats {
 func (w *Watcher) Run(ctx context.Context) error {
 	defer w.cli.Close()
 	backoff := 100 * time.Millisecond
+	lastErr := ""
 	for ctx.Err() == nil {
-		start := time.Now()
+		start, connects := time.Now(), w.connects.Load()
 		err := w.session(ctx)
 		w.connected.Store(false)
+		if w.connects.Load() != connects {
+			lastErr = "" // it was connected: losing it is news again
+		}
 		if ctx.Err() != nil {
 			break
 		}
 		if time.Since(start) > 30*time.Second {
 			backoff = 100 * time.Millisecond
 		}
-		w.cfg.Logger.Warn("docker engine connection lost; reconnecting", "host", w.cfg.Host, "err", err, "retry_in", backoff)
+		// The same failure again (no engine on this host) is logged once,
+		// not every few seconds.
+		level := slog.LevelWarn
+		if err.Error() == lastErr {
+			level = slog.LevelDebug
+		}
+		lastErr = err.Error()
+		w.cfg.Logger.Log(ctx, level, "docker engine not reachable; retrying (use --docker-host \"\" on hosts without Docker)", "host", w.cfg.Host, "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
