@@ -241,6 +241,11 @@ func computeAnalysis(ctx context.Context, q analysis.Querier, evs *events.Log, v
 	if v.TargetService == "" {
 		res.Notes = append(res.Notes, "the run named no target service, so no container was examined: "+
 			"ask for the analysis with ?service=NAME (the run page's service selector), or report runs with their target service")
+		if res.Limit != nil && res.Limit.Resource == analysis.ResUnknown {
+			// Nothing was examined that could have been the limit: say so
+			// rather than point elsewhere.
+			res.Limit.Text = "unknown: the run named no target service, so none of its containers was examined"
+		}
 	}
 	ra.Seconds = len(s.Timeline)
 	ra.ResourceSeries = len(rec.Resources)

@@ -328,7 +328,8 @@ func TestRunAnalysisChosenService(t *testing.T) {
 	m.report(t, th.url, "r-nosvc", "", start, true, nil)
 	kept := waitKept(t, th.url, "r-nosvc")
 	t.Logf("analysis: %s", kept.Text)
-	if kept.Knee == nil || kept.Limit == nil || kept.Limit.Resource == analysis.ResTargetCPU || kept.TargetService != "" {
+	if kept.Knee == nil || kept.Limit == nil || kept.Limit.Resource != analysis.ResUnknown || kept.TargetService != "" ||
+		!strings.Contains(kept.Limit.Text, "no target service") {
 		t.Fatalf("without a target service: knee %+v, limit %+v, service %q", kept.Knee, kept.Limit, kept.TargetService)
 	}
 	chosen := getAnalysis(t, th.url, "r-nosvc", "?service=web")
