@@ -6,7 +6,7 @@
 # a hold, a drop back — runs twice: under brink's policy (5 s decisions, fast
 # path, 60 s scale-down window) and under the HPA's defaults (15 s sync, 10 %
 # tolerance, 300 s scale-down window). Replicas are real Docker containers of
-# brink-target (FROM scratch, --cpus 0.25, --network host) behind a real
+# brink-target (FROM scratch, --cpus 0.15, 1 ms of CPU per request, --network host) behind a real
 # HAProxy driven through its Runtime API. Takes about 12 minutes.
 #
 # Usage: bash bench/autoscale.sh [extra flags of bench/autoscale, e.g. -policies brink]

@@ -49,8 +49,8 @@ func main() {
 	var o options
 	flag.StringVar(&o.image, "image", "brink-target:bench", "image of the replicas (FROM scratch brink-target)")
 	flag.StringVar(&o.haproxy, "haproxy", "haproxy", "HAProxy binary")
-	flag.Float64Var(&o.cpus, "cpus", 0.25, "CPU limit of a replica")
-	flag.StringVar(&o.cost, "cost", "2ms", "busy CPU time per request in the replica (brink-target --cpu)")
+	flag.Float64Var(&o.cpus, "cpus", 0.15, "CPU limit of a replica")
+	flag.StringVar(&o.cost, "cost", "1ms", "busy CPU time per request in the replica (brink-target --cpu)")
 	flag.Float64Var(&o.comfortable, "comfortable", 0.5, "load before and after the step, in replica capacities")
 	flag.Float64Var(&o.step, "step", 3, "load during the step, in replica capacities")
 	flag.DurationVar(&o.before, "before", 30*time.Second, "comfortable load before the step")

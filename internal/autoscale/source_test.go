@@ -2,6 +2,8 @@ package autoscale
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -184,5 +186,71 @@ func TestHubEvents(t *testing.T) {
 	if e.Kind != "scale_out" || e.Service != "web" || e.TimeMs != t0.UnixMilli() || e.Fields["from"] != "1" || e.Fields["to"] != "2" ||
 		e.Fields["target.cpu"] != "value=0.94 target=0.7 proposed=2" || !strings.Contains(e.Fields["decision"], `"desired":2`) {
 		t.Fatalf("stored event %+v", e)
+	}
+}
+
+type capacityFunc func(ctx context.Context, run string) (float64, error)
+
+func (f capacityFunc) Capacity(ctx context.Context, run string) (float64, error) { return f(ctx, run) }
+
+// TestCapacityFromRun resolves `capacity: from-run RUN` through the
+// CapacitySource seam and uses it as the RPS target.
+func TestCapacityFromRun(t *testing.T) {
+	p, err := ParsePolicy("cap.yaml", []byte(`
+haproxy: {socket: /nonexistent.sock}
+services:
+  web:
+    max: 5
+    targets:
+      - rps_per_replica: {capacity: from-run r-42, utilisation: 0.5}
+    actuator: {docker: {image: x}}
+    lb: {}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0
+	ring := &counterRing{max: time.Minute}
+	for i := 0; i <= 15; i++ {
+		ring.add(now.Add(time.Duration(i-15)*time.Second), int64(300*i), nil)
+	}
+	tests := []struct {
+		name     string
+		source   CapacitySource
+		want     float64
+		missing  string
+		proposed int
+	}{
+		{"no run store", nil, 0, "needs the hub's run store", -1},
+		{"run without a capacity", capacityFunc(func(context.Context, string) (float64, error) {
+			return 0, errors.New(`run "r-42" is not a find-limit run`)
+		}), 0, `capacity of run r-42: run "r-42" is not a find-limit run`, -1},
+		{"capacity 200 × 0.5", capacityFunc(func(_ context.Context, run string) (float64, error) {
+			if run != "r-42" {
+				return 0, fmt.Errorf("asked for run %q", run)
+			}
+			return 200, nil
+		}), 100, "", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := New(p, nil, nil, nil, nil, WithCapacity(tt.source))
+			st := &serviceState{policy: p.Services[0], targets: append([]Target(nil), p.Services[0].Targets...), lbRequests: ring}
+			a.resolveCapacity(context.Background(), st)
+			rs := st.readings(context.Background(), nil, now, 15*time.Second, false, 1)
+			if tt.missing != "" {
+				if !strings.Contains(rs[0].Missing, tt.missing) {
+					t.Fatalf("missing %q, want %q", rs[0].Missing, tt.missing)
+				}
+				return
+			}
+			if rs[0].Missing != "" || rs[0].Target.Value != tt.want || rs[0].Value != 300 {
+				t.Fatalf("reading %+v, want target %v and 300 req/s", rs[0], tt.want)
+			}
+			d := Decide(st.policy, &History{}, Input{Now: now, Current: 1, Readings: rs})
+			if d.Desired != tt.proposed || !strings.Contains(d.Reason, "200 req/s per replica measured by run r-42 × 0.50") {
+				t.Fatalf("decision %d: %s", d.Desired, d.Reason)
+			}
+		})
 	}
 }

@@ -356,6 +356,14 @@ func TestAddDrainRemoveUnderLoad(t *testing.T) {
 	if served != res.ok.Load() {
 		t.Fatalf("servers counted %d requests, the client %d successes", served, res.ok.Load())
 	}
+	// HAProxy's own counter of requests received is exact too.
+	received, err := h.FrontendRequests(ctx, "web")
+	if err != nil || received != total {
+		t.Fatalf("frontend counted %d requests (%v), the client sent %d", received, err, total)
+	}
+	if _, err := h.FrontendRequests(ctx, "nope"); err == nil || !strings.Contains(err.Error(), `no frontend "nope"`) {
+		t.Fatalf("unknown frontend: %v", err)
+	}
 	servers, err = h.Servers(ctx, "web")
 	if err != nil {
 		t.Fatal(err)
