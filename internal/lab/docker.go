@@ -216,6 +216,25 @@ func (e *engine) stop(ctx context.Context, id string, grace time.Duration) error
 	return e.remove(ctx, id)
 }
 
+// serviceContainers lists the running containers that carry the service
+// label brink.service=<service>, whoever started them.
+func (e *engine) serviceContainers(ctx context.Context, service string) ([]string, error) {
+	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("label", labelService+"="+service)})
+	if err != nil {
+		return nil, fmt.Errorf("listing the containers of service %q: %w", service, err)
+	}
+	var names []string
+	for _, c := range res.Items {
+		name := c.ID[:12]
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 // removeLab removes every container of the lab with the given id.
 func (e *engine) removeLab(ctx context.Context, id string) ([]string, error) {
 	if id == "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -446,19 +447,45 @@ func TestLabPrerequisiteFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
+	// A container of the same service that the lab did not start would
+	// count as one of its replicas.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	eng, err := connectDocker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	img, err := buildImages(ctx, eng, bin, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := eng.run(ctx, containerSpec{
+		Name: "brink-labtest-foreign", Image: img.Target, Labels: map[string]string{labelService: "labprereq"},
+		Cmd: []string{"--listen", loopback(freePort(t))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.remove(context.Background(), foreign)
+
 	p := startLab(t, bin, tmp, "--quick", "--port-base", strconv.Itoa(base), "--service", "labprereq")
 	code := p.wait(t, 2*time.Minute)
 	text := p.out.String()
 	if code != 1 {
 		t.Errorf("exit code %d, want 1:\n%s", code, text)
 	}
-	for _, want := range []string{fmt.Sprintf("port 127.0.0.1:%d (hub) is in use", base+1), "fix: stop what listens there", "--port-base"} {
+	for _, want := range []string{fmt.Sprintf("port 127.0.0.1:%d (hub) is in use", base+1), "fix: stop what listens there", "--port-base",
+		"carry the label brink.service=labprereq (brink-labtest-foreign)", "--service"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the output lacks %q:\n%s", want, text)
 		}
 	}
 	if strings.Contains(text, "goroutine ") || strings.Contains(text, "Building images") {
 		t.Errorf("the lab went on (or crashed) despite a missing prerequisite:\n%s", text)
+	}
+	if err := eng.remove(ctx, foreign); err != nil {
+		t.Fatal(err)
 	}
 	assertNothingLeft(t, "", "labprereq", filepath.Join(tmp, "brink-lab"))
 }

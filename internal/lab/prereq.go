@@ -45,6 +45,7 @@ type checks struct {
 	haproxy    string // binary name or path
 	exe        string
 	ports      Ports
+	service    string
 	docker     func(ctx context.Context) (*engine, error)
 }
 
@@ -69,6 +70,16 @@ func checkPrereqs(ctx context.Context, c checks) (*engine, string, error) {
 	eng, err := c.docker(ctx)
 	if err != nil {
 		problems = append(problems, Problem{What: err.Error(), Fix: "run " + SetupCommand + " (it installs Docker and starts dockerd), or start dockerd"})
+	} else if names, err := eng.serviceContainers(ctx, c.service); err != nil {
+		problems = append(problems, Problem{What: err.Error(), Fix: "check that dockerd answers (docker ps)"})
+	} else if len(names) > 0 {
+		// The monitor names containers by this label: foreign ones would
+		// count as the lab's replicas and skew every figure.
+		problems = append(problems, Problem{
+			What: fmt.Sprintf("containers the lab did not start carry the label %s=%s (%s): they would count as the lab's replicas",
+				labelService, c.service, strings.Join(names, ", ")),
+			Fix: "stop them, or give the lab another service name with --service",
+		})
 	}
 	haproxy, err := exec.LookPath(c.haproxy)
 	if err != nil {

@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	fmt.Fprintln(cfg.Stdout, "Checking prerequisites")
 	eng, haproxy, err := checkPrereqs(ctx, checks{
-		euid: os.Geteuid(), cgroupRoot: cfg.CgroupRoot, haproxy: cfg.HAProxy, exe: exe, ports: ports,
+		euid: os.Geteuid(), cgroupRoot: cfg.CgroupRoot, haproxy: cfg.HAProxy, exe: exe, ports: ports, service: cfg.Service,
 		docker: connectDocker,
 	})
 	if err != nil {
