@@ -27,7 +27,7 @@ func newMonitorCmd(env *Env) *cobra.Command {
 		listen, remoteWrite, tokenFile, bufferDir, bufferMax  string
 		procfs, sysfs, rootfs, dockerHost, hostname, logLevel string
 		networkExclude                                        string
-		interval                                              time.Duration
+		interval, tsTolerance                                 time.Duration
 		collectors, cgroupInclude, exportLabels, exportEnv    []string
 		noTimestamps                                          bool
 	)
@@ -88,7 +88,7 @@ In a container, mount the host's / at /rootfs, /sys, /var/run and /var/lib/docke
 				exclude = re
 			}
 			cfg := monitor.Config{
-				Listen: listen, Interval: interval,
+				Listen: listen, Interval: interval, TimestampTolerance: tsTolerance,
 				ProcFS: procfs, SysFS: sysfs, RootFS: rootfs,
 				DockerHost: dockerHost, Hostname: hostname,
 				Collectors: collectors, CgroupPatterns: cgroupInclude,
@@ -150,6 +150,7 @@ In a container, mount the host's / at /rootfs, /sys, /var/run and /var/lib/docke
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:9338", "address to serve /metrics and /api/v1/containers on; empty serves nothing")
 	f.DurationVar(&interval, "interval", time.Second, "sampling interval; ticks are aligned to the wall clock and never back off")
+	f.DurationVar(&tsTolerance, "timestamp-tolerance", 5*time.Millisecond, "stamp a tick that starts this close to its scheduled instant with that instant (halves storage per sample); 0 stamps real wake-up times")
 	f.StringVar(&remoteWrite, "remote-write", "", "push every tick to this Prometheus remote-write URL (e.g. http://hub:9339/api/v1/write)")
 	f.StringVar(&tokenFile, "remote-write-token-file", "", "file with the bearer token for --remote-write (or set "+remoteWriteTokenEnv+")")
 	f.StringVar(&bufferDir, "buffer-dir", "", "directory where remote writes wait while the receiver is down (default: memory only, lost on exit)")

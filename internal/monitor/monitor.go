@@ -41,6 +41,13 @@ type Config struct {
 	// Listen is the HTTP address (127.0.0.1:9338); empty serves nothing.
 	Listen   string
 	Interval time.Duration
+	// TimestampTolerance: a tick that starts within this much of its
+	// scheduled instant is stamped with the scheduled instant, as Prometheus
+	// does for scrapes. Regular timestamps compress to about half the bytes
+	// per sample in a TSDB; later ticks keep their real time, and the real
+	// lag of every tick is still reported. Zero stamps every tick with its
+	// real wake-up time.
+	TimestampTolerance time.Duration
 	// ProcFS, SysFS and RootFS are where the host's /proc, /sys and / are.
 	ProcFS, SysFS, RootFS string
 	// DockerHost is the Docker Engine address; empty watches raw cgroups
@@ -272,7 +279,7 @@ func (m *Monitor) loop(ctx context.Context, serveErr <-chan error) error {
 			lag = woke.Sub(scheduled)
 			m.log.Warn("ticks missed: the monitor could not run in time", "missed", skipped, "interval", iv)
 		}
-		m.Collect(ctx, woke, lag)
+		m.Collect(ctx, tickStamp(woke, scheduled, m.cfg.TimestampTolerance), lag)
 		if m.ticks == 3 {
 			// Startup is over and the steady-state pages have been used.
 			m.log.Debug("released startup pages", "bytes", releaseStartupPages())
@@ -285,6 +292,7 @@ func (m *Monitor) loop(ctx context.Context, serveErr <-chan error) error {
 // Collect runs one tick stamped t (lag is how late it started) and
 // publishes it. Run calls it at every tick; tests call it directly.
 func (m *Monitor) Collect(ctx context.Context, t time.Time, lag time.Duration) {
+	began := time.Now()
 	s := m.spare()
 	s.mu.Lock()
 	b := s.batch
@@ -294,7 +302,7 @@ func (m *Monitor) Collect(ctx context.Context, t time.Time, lag time.Duration) {
 	}
 	m.run(ctx, "containers", m.containers, b)
 	m.ticks++
-	m.self.add(m, b, lag, time.Since(t))
+	m.self.add(m, b, lag, time.Since(began))
 	m.seq++
 	s.seq = m.seq
 	s.infos = m.containers.Infos()
@@ -347,4 +355,14 @@ func (m *Monitor) pushRemote(b *metrics.Batch) {
 		return
 	}
 	m.rw.Enqueue(body, len(m.rwReq.Timeseries))
+}
+
+// tickStamp is the timestamp of a tick that was scheduled at scheduled and
+// started at woke: the scheduled instant when the tick was on time within
+// tolerance, else the real start.
+func tickStamp(woke, scheduled time.Time, tolerance time.Duration) time.Time {
+	if woke.Sub(scheduled) <= tolerance {
+		return scheduled
+	}
+	return woke
 }
