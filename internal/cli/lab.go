@@ -34,6 +34,7 @@ Then it runs phases, each a named run in the hub, with live progress:
   normal        one replica, comfortable load; measures the CPU per request
   overload      the arrival rate ramps to 1.6x one replica's capacity: it breaks
   two-replicas  the same ramp through the load balancer to two replicas
+  autoscale     the same ramp against one replica with brink's autoscaler on
 
 and prints a comparison table (max sustained throughput, p95, p99, failures, CPU per
 replica against its limit, throttling, host and load-balancer CPU), the knee and
@@ -98,7 +99,7 @@ the full lab under 10.`,
 	f.DurationVar(&cfg.CPUCost, "cpu", cfg.CPUCost, "CPU time the sample app spends per request")
 	f.StringVar(&cfg.Service, "service", cfg.Service, "service name of the web app (its brink.service label)")
 	f.IntVar(&cfg.PortBase, "port-base", cfg.PortBase, "first port on 127.0.0.1: load balancer; +1 hub; +2 monitor; +11.. replicas")
-	f.StringSliceVar(&cfg.Phases, "phases", nil, "run only these phases, in the lab's order (normal, overload, two-replicas)")
+	f.StringSliceVar(&cfg.Phases, "phases", nil, "run only these phases, in the lab's order (normal, overload, two-replicas, autoscale)")
 	f.IntVar(&cfg.GeneratorCores, "generator-cores", cfg.GeneratorCores, "cores the load generator (this process) may use, so that it cannot starve the target")
 	cmd.AddCommand(newLabTargetCmd(env))
 	return cmd

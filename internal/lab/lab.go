@@ -62,8 +62,8 @@ type Config struct {
 	// Executable is the static brink binary put into the images; empty
 	// means this process's own.
 	Executable string
-	// StateDir holds HAProxy's files, the hub's data and the lab's state
-	// while the lab runs; `brink lab --down` looks there.
+	// StateDir holds one directory per lab (<id>): its state, HAProxy's
+	// files and the hub's data; `brink lab --down` looks there.
 	StateDir string
 	// CgroupRoot is where cgroups are mounted (/sys/fs/cgroup).
 	CgroupRoot string
