@@ -282,7 +282,7 @@ func Down(ctx context.Context, cfg Config) error {
 		return nil
 	}
 	if len(removed) == 0 && len(labs) == 0 {
-		fmt.Fprintln(cfg.Stdout, "no lab to remove: nothing of one is running")
+		fmt.Fprintln(cfg.Stdout, "no lab to remove: none is kept and none was left behind")
 		return nil
 	}
 	fmt.Fprintln(cfg.Stdout, "the lab is down: no container, process, cgroup or state directory of it is left")

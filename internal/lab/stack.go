@@ -142,6 +142,9 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 		return fmt.Errorf("the hub: %w", err)
 	}
 	step("hub", s.HubURL(), "dashboard", t)
+	if !s.dashboardBuilt(ctx) {
+		fmt.Fprintf(s.log, "  note: this brink binary was built without its web UI (make build builds both): the dashboard pages say so; the API and the report work\n")
+	}
 
 	t = time.Now()
 	mon, err := s.eng.run(ctx, containerSpec{
@@ -197,6 +200,21 @@ func (s *Stack) up(ctx context.Context, haproxyBin string) error {
 	}
 	step(LBService, s.ServiceURL(), fmt.Sprintf("%.1f CPU, %s", s.cfg.LBCPUs, formatMiB(s.cfg.LBMemory)), t)
 	return s.joinGenerator()
+}
+
+// dashboardBuilt reports whether the hub serves its web UI (a binary
+// built without it answers 503 on the UI's pages).
+func (s *Stack) dashboardBuilt(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.HubURL()+"/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // cgroupParent is a container's --cgroup-parent below brink-lab, when the
