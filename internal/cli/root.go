@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -101,6 +102,10 @@ func Main(args []string, env Env) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	err := root.ExecuteContext(ctx)
+	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
+		// cobra reports unknown subcommands as plain errors; they are usage errors.
+		err = WithExit(ExitUsage, err, "run 'brink --help' for the list of commands")
+	}
 	code, hint := exitCode(err)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "brink: %v\n", err)
