@@ -9,11 +9,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/brinkhq/brink/internal/analysis"
 	"github.com/brinkhq/brink/internal/hubclient"
 	"github.com/brinkhq/brink/internal/load"
 	"github.com/brinkhq/brink/internal/output"
@@ -26,6 +29,7 @@ import (
 // runFlags are the flags of `brink run`.
 type runFlags struct {
 	url, method, body, rate, ramp, reportPath, hubURL string
+	runName, service                                  string
 	headers, thresholds, outs                         []string
 	vus                                               int
 	iterations                                        int64
@@ -63,6 +67,13 @@ progress, VUs or rate, requests per second, p50/p95/p99 and the error rate. At t
 summary table per request name, the thresholds, and the files asked for with --out and
 --report.
 
+With --hub, the run shows up live in the hub, and after it the summary ends with the
+saturation analysis: the knee (the load at which throughput stopped rising, latency
+turned up or errors began) and the resource at its limit there, read from the monitors'
+series of the --service's containers, their hosts and the load balancer, and from this
+process's own CPU and schedule (a saturated generator is named, never blamed on the
+target). A hub that cannot be reached or a run too short to analyse does not fail the run.
+
 Exit codes: 0 all thresholds held, 1 runtime error (e.g. target unreachable),
 2 bad flags or scenario file, 97 aborted, 99 a threshold failed.`,
 		Example: `  # 50 VUs for 30 s against one URL
@@ -84,6 +95,11 @@ Exit codes: 0 all thresholds held, 1 runtime error (e.g. target unreachable),
 
   # override a scenario file's duration and report to a hub
   brink run checkout.yaml --duration 5m --hub http://127.0.0.1:9339
+
+  # ramp until the service breaks; the hub puts its containers beside the load
+  # and the summary ends with the knee and the resource that hit its limit
+  brink run --url http://127.0.0.1:8080/ --rate 50/s --ramp 2m:1500 \
+      --hub http://127.0.0.1:9339 --service /shop/web --name "web, 1 replica"
 
   # split the load over 5 of the hub's agents (see 'brink agent --help')
   brink run checkout.yaml --hub http://127.0.0.1:9339 --agents 5 --on-agent-loss rebalance`,
@@ -115,7 +131,9 @@ Exit codes: 0 all thresholds held, 1 runtime error (e.g. target unreachable),
 	fl.StringArrayVar(&f.thresholds, "threshold", nil, "pass/fail criterion, e.g. 'p95<200ms', 'error_rate<1%', 'rps>500' (repeatable)")
 	fl.StringArrayVar(&f.outs, "out", nil, "write results: json=PATH (summary) or csv=PATH (per-second timeline) (repeatable)")
 	fl.StringVar(&f.reportPath, "report", "", "write a self-contained HTML report to PATH.html")
-	fl.StringVar(&f.hubURL, "hub", "", "report the run live to a brink hub at URL (token from $BRINK_HUB_TOKEN)")
+	fl.StringVar(&f.hubURL, "hub", "", "report the run live to a brink hub at URL (token from $BRINK_HUB_TOKEN) and analyse it there")
+	fl.StringVar(&f.service, "service", "", "the service under test as the monitor names it (Marathon app id, Compose/Swarm service, brink.service label); default: the file's target_service")
+	fl.StringVar(&f.runName, "name", "", "the run's name in the hub and the summary (default: the file's name:, else the file name or URL)")
 	addAgentFlags(fl, af)
 	return cmd
 }
@@ -209,7 +227,7 @@ func buildPlan(env *Env, fs *pflag.FlagSet, f *runFlags, args []string) (*scenar
 			return nil, "", Usagef("%v", err)
 		}
 		plan.Options.Insecure, plan.Options.HTTP2 = f.insecure, f.http2
-		return plan, f.url, nil
+		return labelPlan(plan, fs, f, f.url)
 	}
 	path := args[0]
 	for _, name := range []string{"url", "method", "body"} {
@@ -228,8 +246,40 @@ func buildPlan(env *Env, fs *pflag.FlagSet, f *runFlags, args []string) (*scenar
 	if err := applyOverrides(plan, fs, f, rate); err != nil {
 		return nil, "", err
 	}
-	return plan, filepath.Base(path), nil
+	return labelPlan(plan, fs, f, filepath.Base(path))
 }
+
+// labelPlan applies --name and --service over the file's name: and
+// target_service:, and returns the run's label: its name, or fallback.
+func labelPlan(plan *scenario.Plan, fs *pflag.FlagSet, f *runFlags, fallback string) (*scenario.Plan, string, error) {
+	for _, fl := range []struct {
+		flag  string
+		value string
+		into  *string
+	}{{"name", f.runName, &plan.Name}, {"service", f.service, &plan.TargetService}} {
+		if !fs.Changed(fl.flag) {
+			continue
+		}
+		v := strings.TrimSpace(fl.value)
+		switch {
+		case v == "":
+			return nil, "", Usagef("--%s is blank: give a value or leave the flag out", fl.flag)
+		case len(v) > maxRunLabelBytes:
+			return nil, "", Usagef("--%s is %d bytes long; at most %d fit", fl.flag, len(v), maxRunLabelBytes)
+		case strings.ContainsFunc(v, unicode.IsControl):
+			return nil, "", Usagef("--%s %q: must be one line without control characters", fl.flag, v)
+		}
+		*fl.into = v
+	}
+	if plan.Name != "" {
+		return plan, plan.Name, nil
+	}
+	return plan, fallback, nil
+}
+
+// maxRunLabelBytes bounds --name and --service: what the hub keeps for a
+// run's name and target service.
+const maxRunLabelBytes = 1024
 
 // applyOverrides applies command-line flags to a scenario file's plan. A
 // flag applies to every scenario whose executor has that setting; one that
@@ -340,7 +390,10 @@ func runLoad(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags, args
 		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
 	}
 
-	var hubRun *hubclient.Run
+	var (
+		hubRun  *hubclient.Run
+		sampler *analysis.GeneratorSampler
+	)
 	if f.hubURL != "" {
 		scenarioText := ""
 		if len(args) > 0 {
@@ -348,9 +401,13 @@ func runLoad(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags, args
 				scenarioText = string(b)
 			}
 		}
-		hubRun = hubclient.New(f.hubURL, env.Getenv("BRINK_HUB_TOKEN")).StartRun(ctx, hubclient.RunInfo{Name: label, Scenario: scenarioText})
+		hubRun = hubclient.New(f.hubURL, env.Getenv(hubTokenEnv)).StartRun(ctx, hubclient.RunInfo{
+			Name: label, Scenario: scenarioText, TargetService: plan.TargetService})
 		defer hubRun.Close()
 		fmt.Fprintf(env.Stderr, "reporting to %s\n", hubRun.URL())
+		// The generator's own CPU, second by second beside the load, lets
+		// the analysis tell a saturated generator from a saturated target.
+		sampler = analysis.NewGeneratorSampler()
 	}
 
 	progress := output.NewProgress(env.Stdout, env.IsTerminal, plan.PlannedDuration(), label)
@@ -385,6 +442,7 @@ func runLoad(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags, args
 		progress.Second(sec, secEnd.Sub(start))
 		if hubRun != nil {
 			hubRun.Push(sec)
+			sampler.Sample(sec.T)
 		}
 		if !anySuccess && !unreachable {
 			attempts += total.Requests
@@ -397,6 +455,7 @@ func runLoad(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags, args
 		}
 	}
 	info := <-runDone
+	stopSignals()
 	progress.Done()
 	if acc == nil {
 		acc = results.NewAccumulator(info.Start)
@@ -404,7 +463,12 @@ func runLoad(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags, args
 	acc.SetEnd(info.End)
 	summary := acc.Summary()
 	summary.Name = label
+	summary.TargetService = plan.TargetService
 	summary.Aborted = info.Aborted
+	if j := info.Jitter; j != nil && j.Count() > 0 {
+		l := results.LatencyOf(j)
+		summary.ScheduleJitterMs = &l
+	}
 	if hubRun != nil {
 		summary.Run = hubRun.ID()
 	}
@@ -415,24 +479,33 @@ func runLoad(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags, args
 	output.WriteSummaryTable(env.Stdout, &summary)
 	writeEngineNotes(env.Stdout, info, summary.Dropped)
 
+	var saturation *analysis.Result
+	if hubRun != nil {
+		// After the run a Ctrl-C cuts the hub's part short; the results
+		// stand and the files are still written.
+		postCtx, stopPost := interruptible(ctx, env)
+		finishCtx, cancel := context.WithTimeout(postCtx, 10*time.Second)
+		err := hubRun.Finish(finishCtx, hubclient.Finish{End: info.End, Aborted: info.Aborted,
+			Thresholds: summary.Thresholds, ThresholdsOK: summary.ThresholdOK, Summary: &summary})
+		cancel()
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "warning: the hub has not received the whole run: %v\n", err)
+			fmt.Fprintf(env.Stdout, "\nsaturation analysis: skipped: the hub at %s did not take the run\n", f.hubURL)
+		} else {
+			saturation = analyzeRun(postCtx, env.Stdout, f.hubURL, &summary, info, sampler)
+		}
+		stopPost()
+	}
+
 	var writeErrs []error
 	for _, p := range outs.json {
-		writeErrs = append(writeErrs, output.WriteJSON(p, &summary))
+		writeErrs = append(writeErrs, writeSummaryJSON(p, &summary, saturation))
 	}
 	for _, p := range outs.csv {
 		writeErrs = append(writeErrs, output.WriteCSV(p, &summary))
 	}
 	for _, p := range outs.html {
 		writeErrs = append(writeErrs, report.WriteRunHTML(p, &summary))
-	}
-	if hubRun != nil {
-		finishCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := hubRun.Finish(finishCtx, hubclient.Finish{End: info.End, Aborted: info.Aborted,
-			Thresholds: summary.Thresholds, ThresholdsOK: summary.ThresholdOK, Summary: &summary})
-		cancel()
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "warning: the hub has not received the whole run: %v\n", err)
-		}
 	}
 
 	switch {
@@ -460,6 +533,7 @@ func runLoad(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags, args
 
 // watchSignals turns the first signal into a graceful stop and the second
 // into an abort.
+// stop may be called more than once.
 func watchSignals(env *Env, engine *load.Engine) (stop func()) {
 	done := make(chan struct{})
 	if env.Signals == nil {
@@ -482,7 +556,25 @@ func watchSignals(env *Env, engine *load.Engine) (stop func()) {
 			return
 		}
 	}()
-	return func() { close(done) }
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
+}
+
+// interruptible is ctx, cancelled as well by the next signal (Ctrl-C).
+func interruptible(ctx context.Context, env *Env) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if env.Signals == nil {
+		return ctx, cancel
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-env.Signals:
+			fmt.Fprintln(env.Stderr, "\ninterrupted: skipping what is left of the hub's part")
+			cancel()
+		}
+	}()
+	return ctx, cancel
 }
 
 // writeEngineNotes prints what the summary table does not show: why

@@ -95,7 +95,7 @@ func runWithAgents(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags
 	}
 	host, _ := os.Hostname()
 	req := &brinkv1.StartDistributedRunRequest{
-		RunName: label, Total: share.FromPlan(plan), Options: share.OptionsFromPlan(plan, stepTimeout),
+		RunName: label, TargetService: plan.TargetService, Total: share.FromPlan(plan), Options: share.OptionsFromPlan(plan, stepTimeout),
 		Agents: int32(af.agents), Selector: selector, OnAgentLoss: af.onLoss,
 		WaitForAgentsMs: af.wait.Milliseconds(), Source: host, PlannedMs: plan.PlannedDuration().Milliseconds(),
 		Thresholds: plan.Thresholds,

@@ -3,6 +3,7 @@ package load
 import (
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,9 +27,20 @@ type Collector struct {
 	dropped    atomic.Int64
 	targetRate []atomic.Uint64 // float64 bits, per scenario
 
-	// Run totals not in results.Second.
-	jitterTotal *histogram.Histogram // guarded by snapMu
-	snapMu      sync.Mutex
+	// Run totals not in results.Second, guarded by snapMu.
+	jitterTotal  *histogram.Histogram
+	jitterSecond *histogram.Histogram // scratch: the second being snapshot
+	jitterP99    []JitterSecond
+	snapMu       sync.Mutex
+}
+
+// JitterSecond is how late the open model started the iterations of one
+// second: the p99 of send time minus scheduled time. The analysis reads it
+// beside the load to tell a generator that fell behind its schedule from a
+// slow target.
+type JitterSecond struct {
+	T   int64 // unix second
+	P99 time.Duration
 }
 
 type collectorShard struct {
@@ -51,10 +63,11 @@ func newShardData(names int) *shardData {
 func NewCollector(names []string, scenarios int) *Collector {
 	n := min(max(runtime.GOMAXPROCS(0), 1), 8)
 	c := &Collector{
-		names:       names,
-		shards:      make([]collectorShard, n),
-		targetRate:  make([]atomic.Uint64, scenarios),
-		jitterTotal: histogram.New(),
+		names:        names,
+		shards:       make([]collectorShard, n),
+		targetRate:   make([]atomic.Uint64, scenarios),
+		jitterTotal:  histogram.New(),
+		jitterSecond: histogram.New(),
 	}
 	for i := range c.shards {
 		c.shards[i].data = newShardData(len(names))
@@ -136,6 +149,7 @@ func (c *Collector) Snapshot(t int64) *results.Second {
 	}
 	sec.Iterations = c.iterations.Swap(0)
 	sec.Dropped = c.dropped.Swap(0)
+	c.jitterSecond.Reset()
 	for i := range c.shards {
 		// Merging costs the span of occupied buckets, microseconds: VUs on
 		// this shard wait that long once a second.
@@ -147,11 +161,24 @@ func (c *Collector) Snapshot(t int64) *results.Second {
 				st.Reset()
 			}
 		}
-		c.jitterTotal.Merge(sh.data.jitter)
+		c.jitterSecond.Merge(sh.data.jitter)
 		sh.data.jitter.Reset()
 		sh.mu.Unlock()
 	}
+	if c.jitterSecond.Count() > 0 {
+		c.jitterTotal.Merge(c.jitterSecond)
+		// One small entry per second of an open-model run: a day is 1.4 MB.
+		c.jitterP99 = append(c.jitterP99, JitterSecond{T: t, P99: c.jitterSecond.QuantileDuration(0.99)})
+	}
 	return sec
+}
+
+// JitterBySecond is the open model's send-time lateness per second so far,
+// for the seconds in which iterations started (none for a closed model).
+func (c *Collector) JitterBySecond() []JitterSecond {
+	c.snapMu.Lock()
+	defer c.snapMu.Unlock()
+	return slices.Clone(c.jitterP99)
 }
 
 // Jitter is the open-model send delay over the whole run so far.

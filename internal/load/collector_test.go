@@ -65,6 +65,37 @@ func TestCollectorSnapshotsAreExact(t *testing.T) {
 	}
 }
 
+// The per-second lateness is the p99 of each second's own samples;
+// seconds without open-model iterations have no entry.
+func TestCollectorJitterBySecond(t *testing.T) {
+	c := NewCollector([]string{"a"}, 1)
+	record := func(n int, d time.Duration) {
+		for i := range n {
+			c.RecordJitter(i, d)
+		}
+	}
+	record(100, 2*time.Millisecond)
+	c.Snapshot(10)
+	c.Snapshot(11)
+	record(90, time.Millisecond)
+	record(10, 40*time.Millisecond)
+	c.Snapshot(12)
+	got := c.JitterBySecond()
+	want := []JitterSecond{{10, 2 * time.Millisecond}, {12, 40 * time.Millisecond}}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for i := range want {
+		// The histogram keeps 3 significant digits.
+		if d := got[i].P99 - want[i].P99; got[i].T != want[i].T || d < -want[i].P99/1000 || d > want[i].P99/1000 {
+			t.Errorf("second %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if c.Jitter().Count() != 200 {
+		t.Errorf("run-wide jitter has %d samples, want 200", c.Jitter().Count())
+	}
+}
+
 func TestCollectorMeters(t *testing.T) {
 	c := NewCollector([]string{"a"}, 2)
 	c.AddVUs(5)

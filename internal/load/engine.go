@@ -55,6 +55,9 @@ type RunInfo struct {
 	// Jitter is how late open-model iterations started after their
 	// scheduled time (µs); empty for closed-model runs.
 	Jitter *histogram.Histogram
+	// JitterBySecond is the same lateness per second (its p99), for the
+	// seconds in which the open model started iterations.
+	JitterBySecond []JitterSecond
 	// VUs is how many VUs were created; LastVUCreated and LastFirstRequest
 	// are when (after Start) the last of them was created and sent its
 	// first request.
@@ -259,6 +262,7 @@ func (e *Engine) Run(ctx context.Context) RunInfo {
 		Start: e.start, End: end,
 		Aborted:          e.aborted.Load() || ctx.Err() != nil,
 		Jitter:           e.collector.Jitter(),
+		JitterBySecond:   e.collector.JitterBySecond(),
 		VUs:              int(e.vuIDs.Load()),
 		LastVUCreated:    time.Duration(e.lastVUCreate.Load()),
 		LastFirstRequest: time.Duration(e.lastFirstReq.Load()),

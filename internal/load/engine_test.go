@@ -301,6 +301,9 @@ func TestSecondsAndJitter(t *testing.T) {
 	if info.Jitter.Count() != 1000 {
 		t.Fatalf("jitter has %d samples, want one per iteration", info.Jitter.Count())
 	}
+	if n := len(info.JitterBySecond); n < 2 || info.JitterBySecond[0].T < secs[0].T || info.JitterBySecond[n-1].T > secs[len(secs)-1].T {
+		t.Fatalf("per-second jitter %+v does not cover the run's seconds %d..%d", info.JitterBySecond, secs[0].T, secs[len(secs)-1].T)
+	}
 	var rateSeen bool
 	for _, s := range secs {
 		rateSeen = rateSeen || s.TargetRate == 500

@@ -38,6 +38,17 @@ var errorCases = []struct {
 	{"bad scenario name", "scenarios:\n  a b:\n    duration: 1s\n" + okSteps, "2:3 scenarios.a b"},
 	{"alias bomb", aliasBomb(), "5:30 "},
 
+	// Run labels.
+	{"name is a list", "name: [a, b]\nscenarios:\n  a:\n    duration: 1s\n" + okSteps, "1:7 name"},
+	{"name blank", "name: \"  \"\nscenarios:\n  a:\n    duration: 1s\n" + okSteps, "1:7 name"},
+	{"name null", "name:\nscenarios:\n  a:\n    duration: 1s\n" + okSteps, "1:6 name"},
+	{"name two lines", "name: \"a\\nb\"\nscenarios:\n  a:\n    duration: 1s\n" + okSteps, "1:7 name"},
+	{"name too long", "name: " + strings.Repeat("n", 1025) + "\nscenarios:\n  a:\n    duration: 1s\n" + okSteps, "1:7 name"},
+	{"target service unknown var", "vars: {svc: web}\ntarget_service: \"{{sevice}}\"\nscenarios:\n  a:\n    duration: 1s\n" + okSteps, "2:18 target_service"},
+	{"target service unset env", "target_service: \"{{env.SERVICE}}\"\nscenarios:\n  a:\n    duration: 1s\n" + okSteps, "1:18 target_service"},
+	{"target service is a mapping", "target_service: {name: web}\nscenarios:\n  a:\n    duration: 1s\n" + okSteps, "1:17 target_service"},
+	{"target service typo", "target_servce: web\nscenarios:\n  a:\n    duration: 1s\n" + okSteps, "1:1 target_servce"},
+
 	// Options.
 	{"timeout without unit", "options: {timeout: 30}\nscenarios:\n  a:\n    duration: 1s\n" + okSteps, "1:20 options.timeout"},
 	{"timeout zero", "options: {timeout: 0s}\nscenarios:\n  a:\n    duration: 1s\n" + okSteps, "1:20 options.timeout"},

@@ -30,10 +30,15 @@ const (
 // Plan is everything one `brink run` executes: its scenarios run
 // concurrently, each with its own executor.
 type Plan struct {
-	Scenarios  []*Scenario
-	Thresholds []string // raw expressions, already validated with threshold.Parse
-	Options    Options
-	feeds      []*feed
+	// Name names the run (the file's name:); empty when not set.
+	Name string
+	// TargetService is the service under test as the monitor names it
+	// (the file's target_service:); empty when not set.
+	TargetService string
+	Scenarios     []*Scenario
+	Thresholds    []string // raw expressions, already validated with threshold.Parse
+	Options       Options
+	feeds         []*feed
 }
 
 // Options apply to every request of the plan.

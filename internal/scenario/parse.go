@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -129,7 +130,11 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-var topKeys = []string{"scenarios", "vars", "feeds", "thresholds", "options"}
+var topKeys = []string{"scenarios", "vars", "feeds", "thresholds", "options", "name", "target_service"}
+
+// maxLabelBytes bounds name and target_service: what the hub keeps for a
+// run's name and target service.
+const maxLabelBytes = 1024
 
 // planDecoder carries what later sections need from earlier ones.
 type planDecoder struct {
@@ -142,13 +147,17 @@ type planDecoder struct {
 }
 
 func (d *decoder) plan(root *yaml.Node) *Plan {
-	top := d.mapping(root, "", topKeys, "a mapping with scenarios, vars, feeds, thresholds and options")
+	top := d.mapping(root, "", topKeys, "a mapping with scenarios, vars, feeds, thresholds, options, name and target_service")
 	if d.failed() {
 		return nil
 	}
 	pd := &planDecoder{decoder: d, p: &Plan{}, globals: map[string]string{}, globalDefs: map[string]*yaml.Node{}, feedIdx: map[string]int{}}
 	opts := pd.options(top.get("options"))
 	pd.vars(top.get("vars"))
+	// name and target_service may use vars and {{env.NAME}}, so that one
+	// file can aim at a service chosen when it runs.
+	pd.p.Name = pd.label(top.get("name"), "name", "the run's name")
+	pd.p.TargetService = pd.label(top.get("target_service"), "target_service", "the service under test, as the monitor names it (a Marathon app id, a Compose or Swarm service, a brink.service label)")
 	pd.resolveOptionHeaders(opts.get("headers"))
 	pd.feeds(top.get("feeds"))
 	pd.thresholds(top.get("thresholds"))
@@ -349,6 +358,35 @@ func (pd *planDecoder) resolvePath(p string) string {
 		return p
 	}
 	return filepath.Join(pd.baseDir, p)
+}
+
+// label reads an optional one-line text at the top of the file: absent is
+// "", present must be non-blank, at most maxLabelBytes, without control
+// characters.
+func (pd *planDecoder) label(n *yaml.Node, path, what string) string {
+	if n == nil || pd.failed() {
+		return ""
+	}
+	vn := pd.resolve(n)
+	raw, ok := pd.scalar(vn, path, "a string: "+what)
+	if !ok {
+		return ""
+	}
+	v, ok := pd.staticString(vn, raw, path, path)
+	if !ok {
+		return ""
+	}
+	switch {
+	case strings.TrimSpace(v) == "":
+		pd.fail(vn, path, "is blank: give %s, or leave the key out", what)
+	case len(v) > maxLabelBytes:
+		pd.fail(vn, path, "is %d bytes long; at most %d fit", len(v), maxLabelBytes)
+	case strings.ContainsFunc(v, unicode.IsControl):
+		pd.fail(vn, path, "must be one line without control characters")
+	default:
+		return strings.TrimSpace(v)
+	}
+	return ""
 }
 
 func (pd *planDecoder) thresholds(n *yaml.Node) {

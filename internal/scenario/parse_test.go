@@ -162,6 +162,30 @@ scenarios:
 	}
 }
 
+// name and target_service label the run; they may use vars and the
+// environment, and are absent ("") when not written.
+func TestRunLabels(t *testing.T) {
+	const steps = "scenarios:\n  a:\n    duration: 1s\n    steps: [{url: \"http://127.0.0.1:9/\"}]\n"
+	tests := []struct {
+		name, src            string
+		wantName, wantTarget string
+	}{
+		{"absent", steps, "", ""},
+		{"plain", "name: checkout at 2 replicas\ntarget_service: /shop/web\n" + steps, "checkout at 2 replicas", "/shop/web"},
+		{"from vars and env", "vars: {svc: web}\nname: \"{{svc}} with {{env.BRINK_TOKEN}}\"\ntarget_service: \"{{svc}}\"\n" + steps, "web with s3cret", "web"},
+		{"number as text, trimmed", "name: \" 2026 \"\ntarget_service: 42\n" + steps, "2026", "42"},
+		{"after scenarios", steps + "target_service: api\n", "", "api"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustParse(t, tt.src)
+			if p.Name != tt.wantName || p.TargetService != tt.wantTarget {
+				t.Errorf("name %q target %q, want %q %q", p.Name, p.TargetService, tt.wantName, tt.wantTarget)
+			}
+		})
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	p := mustParse(t, "scenarios:\n  a:\n    duration: 1s\n    steps: [{url: \"http://127.0.0.1:9/x\"}]")
 	st := p.Scenarios[0].Flows[0].Steps[0]
