@@ -467,7 +467,7 @@ func (l *lab) runPhase(ctx context.Context, p Phase) (*PhaseResult, error) {
 	hub := hubclient.New(s.HubURL(), "", hubclient.WithSource("brink-lab"))
 	run := hub.StartRun(ctx, hubclient.RunInfo{
 		Name: "lab " + p.Name, Scenario: yaml, TargetService: s.Service(),
-		Labels: map[string]string{"lab": strconv.FormatInt(s.state.Started.Unix(), 10), "phase": p.Name,
+		Labels: map[string]string{"lab": s.state.ID, "phase": p.Name,
 			"replicas": strconv.Itoa(p.Replicas), "mode": l.cfg.Mode},
 	})
 	defer run.Close()
