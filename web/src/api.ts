@@ -102,6 +102,72 @@ export interface Run {
   names: string[] | null;
   by_name?: Record<string, Totals> | null;
   summary?: unknown;
+  analysis?: RunAnalysis | null;
+}
+
+// The saturation analysis of a run (docs/analysis.md, GET
+// /api/v1/runs/<id>/analysis): the knee, the limiting resource there and
+// every resource examined.
+export interface KneeSignal {
+  kind: 'throughput' | 'latency' | 'errors' | string;
+  unix: number; // the second it began
+  t: number; // seconds since the run's start
+  offered: number;
+  value: number; // good req/s, p95 ms or error rate
+  baseline: number;
+  text: string;
+}
+
+export interface Knee {
+  unix: number;
+  t: number;
+  offered: number;
+  offered_unit: string; // "iterations/s" or "VUs"
+  throughput_rps: number;
+  cause: string;
+  signals: KneeSignal[];
+  saturated_throughout?: boolean;
+}
+
+export interface Finding {
+  resource: string;
+  entity?: string;
+  used: number;
+  limit?: number;
+  utilization: number;
+  throttled_ratio?: number;
+  saturated: boolean;
+  text: string;
+}
+
+export interface Limit {
+  resource: string;
+  entity?: string;
+  generator: boolean;
+  text: string;
+}
+
+export interface RunAnalysis {
+  run: string;
+  computed_ms: number;
+  final: boolean;
+  kept: boolean;
+  target_service: string;
+  service_chosen?: boolean;
+  lb_service: string;
+  timeline_from: string;
+  seconds: number;
+  resource_series: number;
+  headline: string;
+  model: string;
+  max_sustained_rps: number;
+  max_sustained_unix: number;
+  max_sustained_window_s: number;
+  load_varied: boolean;
+  knee: Knee | null;
+  limit: Limit | null;
+  findings: Finding[] | null;
+  notes: string[] | null;
 }
 
 export interface LatencyWindow {
@@ -226,6 +292,8 @@ export const api = {
       { from, to, q: '0.5,0.9,0.95,0.99,0.999,1' },
       signal,
     ),
+  analysis: (id: string, opts: { refresh?: boolean; service?: string } = {}, signal?: AbortSignal) =>
+    get<RunAnalysis>(`runs/${encodeURIComponent(id)}/analysis`, { refresh: opts.refresh ? 1 : undefined, service: opts.service }, signal),
   events: (params: { from?: number; to?: number; run?: string; service?: string; kind?: string; limit?: number }, signal?: AbortSignal) =>
     get<{ events: HubEvent[] }>('events', params, signal),
   queryRange: (query: string, start: number, end: number, step: number, lookback: string, signal?: AbortSignal) =>

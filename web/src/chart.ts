@@ -27,6 +27,15 @@ export interface Marker {
   t: number; // x value
   kind: string;
   text: string; // short label drawn on the canvas
+  title?: string; // the whole story, shown on hovering the marker's flag
+  color?: string; // instead of the kind's colour (compare view: A and B)
+}
+
+// A knee is the finding of a run, not a moment of its bookkeeping: it is
+// drawn solid and heavier than every other marker (starts, ends, scaling
+// are dashed).
+function isStrong(m: Marker): boolean {
+  return m.kind === 'knee';
 }
 
 export interface PanelOptions {
@@ -330,31 +339,54 @@ export class Panel {
     const max = u.scales.x.max ?? Infinity;
     const dpr = window.devicePixelRatio || 1;
     ctx.save();
-    ctx.font = `${10 * dpr}px ui-monospace, Menlo, Consolas, monospace`;
     ctx.textBaseline = 'top';
+    // uPlot leaves the context as its last axis drew it (right-aligned):
+    // labels start at their marker and run to the right.
+    ctx.textAlign = 'left';
     // Labels go on the first of three rows where they do not overlap the
     // previous label; a marker with no free row keeps its line only.
     const rowEnds = [-Infinity, -Infinity, -Infinity];
     const sorted = [...this.markers].sort((a, b) => a.t - b.t);
+    // Each visible marker also gets a flag at the top of the plot: an
+    // element that says what it marks on hover, and that a reader's tools
+    // (and the browser tests) can find.
+    const flags: HTMLElement[] = [];
     for (const m of sorted) {
       if (m.t < min || m.t > max) continue;
+      const strong = isStrong(m);
       const x = Math.round(u.valToPos(m.t, 'x', true));
-      const color = markerColors[m.kind] ?? '#f2e85c';
+      const color = m.color ?? markerColors[m.kind] ?? '#f2e85c';
       ctx.strokeStyle = color;
-      ctx.lineWidth = dpr;
-      ctx.setLineDash([3 * dpr, 3 * dpr]);
+      ctx.lineWidth = (strong ? 2 : 1) * dpr;
+      ctx.setLineDash(strong ? [] : [3 * dpr, 3 * dpr]);
       ctx.beginPath();
       ctx.moveTo(x, top);
       ctx.lineTo(x, top + height);
       ctx.stroke();
+      ctx.font = `${strong ? 'bold ' : ''}${10 * dpr}px ui-monospace, Menlo, Consolas, monospace`;
       const width = ctx.measureText(m.text).width;
-      const row = rowEnds.findIndex((end) => x + 3 * dpr > end);
+      const textX = x + (strong ? 9 : 4) * dpr; // clear of the marker's flag
+      const row = rowEnds.findIndex((end) => textX > end);
       if (row >= 0) {
         ctx.fillStyle = color;
-        ctx.fillText(m.text, x + 3 * dpr, top + 2 * dpr + row * 11 * dpr);
-        rowEnds[row] = x + 3 * dpr + width + 6 * dpr;
+        ctx.fillText(m.text, textX, top + 2 * dpr + row * 11 * dpr);
+        rowEnds[row] = textX + width + 6 * dpr;
       }
+      flags.push(
+        h('span', {
+          class: strong ? 'marker-flag strong' : 'marker-flag',
+          title: m.title ?? m.text,
+          data: { kind: m.kind, t: String(m.t) },
+          style: { left: `${u.valToPos(m.t, 'x')}px`, '--c': color },
+        }),
+      );
     }
+    let layer = u.over.querySelector<HTMLElement>(':scope > .marker-flags');
+    if (!layer) {
+      layer = h('div', { class: 'marker-flags' });
+      u.over.appendChild(layer);
+    }
+    replace(layer, flags);
     if (this.pinned !== null && this.pinned >= min && this.pinned <= max) {
       const x = Math.round(u.valToPos(this.pinned, 'x', true));
       ctx.setLineDash([]);

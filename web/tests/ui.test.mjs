@@ -36,6 +36,7 @@ function fmtTime(ms) {
 let world;
 let hub;
 let bin;
+let image;
 let browser;
 let targetPorts;
 let urls;
@@ -77,7 +78,7 @@ before(async () => {
   await requireDocker();
   world = new World('ui');
   bin = await buildBrink(world);
-  const image = await buildTargetImage(world, 'brink-target:uitest');
+  image = await buildTargetImage(world, 'brink-target:uitest');
   const hubPort = await freePort();
   hub = `http://127.0.0.1:${hubPort}`;
   world.start('hub', bin, ['hub', '--listen', `127.0.0.1:${hubPort}`, '--data', join(world.tmp, 'data')], { daemon: true });
@@ -387,4 +388,110 @@ test('a run without a target service asks for one; an unknown run and an unknown
   await page.waitForSelector('.empty h2');
   assert.equal(await page.locator('.empty h2').innerText(), 'Not found');
   await context.close();
+});
+
+// The analysis' offered load as the UI writes it (web/src/knee.ts).
+function offeredText(k) {
+  const n = k.offered.toLocaleString('en-US', { maximumFractionDigits: Math.abs(k.offered) >= 100 ? 0 : 1 });
+  return `${n} ${k.offered_unit}`;
+}
+
+test('runs driven past their capacity: the run page shows the analysis and marks the knee on every chart; compare shows both knees', async () => {
+  // Two replicas that spend 2 ms of CPU per request under a 0.5-core
+  // limit (about 250 req/s each), each driven in turn by a ramped
+  // arrival-rate run from 20/s to 600/s.
+  const port = new URL(hub).port;
+  const kneeSvc = `ui-knee-${port}`;
+  const ports = [await freePort(), await freePort()];
+  for (const [i, p] of ports.entries()) {
+    await world.runContainer(`brink-ui-knee-${i + 1}-${port}`, image, ['--cpus', '0.5', '--memory', '256m', '--label', `brink.service=${kneeSvc}`], ['--listen', `127.0.0.1:${p}`, '--cpu', '2ms']);
+  }
+  await world.waitFor(
+    `both replicas of service ${kneeSvc} in the hub`,
+    async () => (await hubGet(hub, '/api/v1/services')).services.find((s) => s.service === kneeSvc && s.replicas === 2),
+    { timeoutMs: 90_000 },
+  );
+  const kneeUrls = ports.map((p) => `http://127.0.0.1:${p}/`);
+  const ids = [];
+  const ended = [];
+  for (const [i, u] of kneeUrls.entries()) {
+    const proc = runLoad(`run-knee-${i + 1}`, ['--url', u, '--rate', '20/s', '--ramp', '16s:600', '--vus', '300']);
+    ids.push(await waitRunId(u));
+    ended.push(await waitRunDone(ids[i]));
+    await proc.done;
+  }
+  // The hub analyzes a run a few seconds after it ended and keeps the result with it.
+  const kept = await Promise.all(
+    ids.map((id) => world.waitFor(`the analysis kept with run ${id}`, async () => (await hubGet(hub, `/api/v1/runs/${encodeURIComponent(id)}`)).analysis, { timeoutMs: 60_000 })),
+  );
+  for (const a of kept) {
+    console.log(`analysis of ${a.run}: ${a.headline}`);
+    assert.ok(a.final && a.kept, JSON.stringify(a));
+    assert.ok(a.knee, `no knee in a run offered 600/s against about 250 req/s: ${a.headline}`);
+  }
+  const knee = kept[0].knee;
+
+  // The run page of the first run, with the service it loaded chosen
+  // (quick-mode runs name none).
+  const { page, problems, context } = await openPage(`/runs/${encodeURIComponent(ids[0])}?service=${encodeURIComponent(kneeSvc)}`);
+  const box = page.locator('.analysis[data-analysis="knee"]');
+  await box.waitFor({ timeout: 30_000 });
+  assert.equal(await box.getAttribute('data-final'), 'true');
+  // On a host this busy the load may fall short from its first seconds:
+  // then the tile says "saturated throughout at" instead of "knee load".
+  assert.equal(await box.locator('.tile.knee .tile-label').textContent(), knee.saturated_throughout ? 'saturated throughout at' : 'knee load');
+  assert.equal(await box.locator('.tile.knee .tile-value').innerText(), offeredText(knee));
+  assert.equal(await box.locator('[data-tile="good throughput there"] .tile-value').innerText(), `${knee.throughput_rps.toLocaleString('en-US', { maximumFractionDigits: 2 })} req/s`);
+  assert.match(await box.locator('.analysis-headline').innerText(), /^knee at /);
+  // With the service chosen, the verdict names a resource of the service or its host, never the generator.
+  const limit = await box.locator('.limit-text').getAttribute('data-limit');
+  assert.ok(['target_cpu', 'host_cpu'].includes(limit), `limit ${limit}: ${await box.locator('.limit-text').innerText()}`);
+  assert.ok((await box.locator('table.knee-findings tr[data-resource="target_cpu"]').count()) >= 1, 'the target containers are among the evidence');
+  assert.ok((await box.locator('table.knee-signals tbody tr').count()) >= 1);
+
+  // Every chart, load and containers alike, marks the knee where the hub's
+  // knee event is, drawn unlike the run's start and end.
+  for (const id of ['rps', 'latency', 'failures', 'vus', 'container-cpu', 'container-throttling', 'container-memory', 'replicas', 'host-cpu']) {
+    await waitPanelSeries(page, id);
+  }
+  const kneeAt = String(knee.unix + 1);
+  await page.waitForFunction(
+    (t) => {
+      const panels = [...document.querySelectorAll('[data-panel]')];
+      return panels.length > 0 && panels.every((p) => p.querySelectorAll(`.marker-flag[data-kind="knee"][data-t="${t}"]`).length === 1);
+    },
+    kneeAt,
+    { timeout: 30_000 },
+  );
+  const flag = page.locator('[data-panel="rps"] .marker-flag[data-kind="knee"]');
+  assert.equal(await flag.getAttribute('class'), 'marker-flag strong');
+  assert.match(await flag.getAttribute('title'), /^knee at /);
+  assert.equal(await page.locator('[data-panel="rps"] .marker-flag[data-kind="run_started"]').getAttribute('class'), 'marker-flag');
+  const events = await hubGet(hub, `/api/v1/events?kind=knee&run=${encodeURIComponent(ids[0])}`);
+  assert.equal(events.events.length, 1);
+  assert.equal(events.events[0].time_ms, (knee.unix + 1) * 1000);
+  await page.waitForSelector('[data-table="events"] tr[data-kind="knee"]');
+  // "pin the knee" pins that second on every chart.
+  await box.locator('a', { hasText: 'pin the knee' }).click();
+  await page.waitForFunction((t) => new URLSearchParams(location.search).get('at') === t, kneeAt);
+  await screenshot(page, 'run-knee');
+  assert.deepEqual(problems, []);
+  await context.close();
+
+  // Compare: each run's knee in the table and on the relative time axis.
+  const cmp = await openPage(`/compare?a=${encodeURIComponent(ids[0])}&b=${encodeURIComponent(ids[1])}&service=${encodeURIComponent(kneeSvc)}`);
+  await cmp.page.waitForSelector('[data-table="compare"] tr[data-row="knee"]');
+  const kneeCells = await cmp.page.locator('[data-table="compare"] tr[data-row="knee"] td').allInnerTexts();
+  assert.deepEqual(kneeCells.slice(0, 2), kept.map((a) => offeredText(a.knee)));
+  for (const slot of ['a', 'b']) assert.match(await cmp.page.locator(`[data-headline="${slot}"]`).innerText(), new RegExp(`^${slot.toUpperCase()}\\s+knee at `));
+  await waitPanelSeries(cmp.page, 'rps', 2);
+  const relative = kept.map((a, i) => String(a.knee.unix + 1 - Math.floor(ended[i].started_ms / 1000))).sort();
+  await cmp.page.waitForFunction(
+    (want) => JSON.stringify([...document.querySelectorAll('[data-panel="rps"] .marker-flag[data-kind="knee"]')].map((f) => f.dataset.t).sort()) === JSON.stringify(want),
+    relative,
+    { timeout: 30_000 },
+  );
+  await screenshot(cmp.page, 'compare-knee');
+  assert.deepEqual(cmp.problems, []);
+  await cmp.context.close();
 });

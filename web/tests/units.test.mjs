@@ -18,10 +18,11 @@ process.env.TZ = 'UTC';
 let timeline;
 let format;
 let queries;
+let knee;
 
 before(async () => {
   const out = mkdtempSync(join(tmpdir(), 'brink-ui-units-'));
-  const entries = { timeline: 'src/timeline.ts', format: 'src/format.ts', queries: 'src/queries.ts' };
+  const entries = { timeline: 'src/timeline.ts', format: 'src/format.ts', queries: 'src/queries.ts', knee: 'src/knee.ts' };
   await build({
     entryPoints: Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, join(webDir, v)])),
     outdir: out,
@@ -31,7 +32,7 @@ before(async () => {
     logLevel: 'silent',
   });
   const load = (name) => import(pathToFileURL(join(out, `${name}.js`)).href);
-  [timeline, format, queries] = await Promise.all([load('timeline'), load('format'), load('queries')]);
+  [timeline, format, queries, knee] = await Promise.all([load('timeline'), load('format'), load('queries'), load('knee')]);
 });
 
 test('parseDuration reads the durations a URL may carry', () => {
@@ -257,4 +258,40 @@ test('withTotal sums the solid series point by point and leaves limits out', () 
     assert.equal(out[0].label, 'sum');
   }
   assert.equal(queries.withTotal([s('a', [[1, 1]])], undefined).length, 1);
+});
+
+test('the knee is written in its own units and marked where the store puts its second', () => {
+  const k = { unix: 1732470024, t: 8, offered: 232.402, offered_unit: 'iterations/s', throughput_rps: 219, cause: 'latency', signals: [] };
+  const analysis = { knee: k, headline: 'knee at 232 iterations/s (...): target web-1 CPU at 0.50 of 0.50 cores' };
+  const cases = [
+    [knee.fmtOffered(232.402, 'iterations/s'), '232 iterations/s'],
+    [knee.fmtOffered(1380.6, 'iterations/s', true), '1,381 it/s'],
+    [knee.fmtOffered(42.25, 'VUs', true), '42.3 VUs'],
+    [knee.fmtOffered(null, 'VUs'), '–'],
+    [knee.kneeLabel(k), 'knee 232 it/s'],
+    [knee.kneeLabel(k, 'A '), 'A knee 232 it/s'],
+    [knee.kneeX(k), 1732470025],
+    [knee.kneeEventLabel({ fields: { offered: '232.402', offered_unit: 'iterations/s' } }), 'knee 232 it/s'],
+    [knee.kneeEventLabel({ fields: null }), 'knee'],
+    [knee.kneeEventLabel({ fields: { offered: 'junk' } }), 'knee'],
+    [knee.signalName('throughput'), 'throughput stopped rising'],
+    [knee.signalName('errors'), 'errors began'],
+    [knee.signalValue({ kind: 'throughput' }, 235), '235 req/s'],
+    [knee.signalValue({ kind: 'latency' }, 28.367), '28.367 ms'],
+    [knee.signalValue({ kind: 'errors' }, 0.0125), '1.25 %'],
+    [knee.resourceName('target_cpu'), 'target CPU'],
+    [knee.resourceName('generator_vus'), 'load generator VU pool'],
+    [knee.findingFigure({ resource: 'target_cpu' }, 0.50261), '0.5026 cores'],
+    [knee.findingFigure({ resource: 'target_cpu' }, 0), '0.0000 cores'],
+    [knee.findingFigure({ resource: 'target_cpu' }, 0, true), '–'],
+    [knee.findingFigure({ resource: 'target_memory' }, 268435456, true), '256.00 MiB'],
+    [knee.findingFigure({ resource: 'generator_vus' }, 2.875), '2.88 dropped/s'],
+    [knee.findingFigure({ resource: 'generator_jitter' }, 12.5), '12.5 ms'],
+  ];
+  for (const [got, want] of cases) assert.equal(got, want);
+  assert.deepEqual(knee.kneeMarker(analysis), { t: 1732470025, kind: 'knee', text: 'knee 232 it/s', title: analysis.headline, color: undefined });
+  // On the compare view's relative axis: seconds since the run's start.
+  assert.equal(knee.kneeMarker(analysis, { shift: 1732470016, prefix: 'B ', color: '#ffb020' }).t, 9);
+  assert.equal(knee.kneeMarker({ knee: null, headline: 'no knee' }), null);
+  assert.equal(knee.kneeMarker(null), null);
 });

@@ -3,6 +3,7 @@
 
 import type { HubEvent, Run } from '../api';
 import { h, type Child } from '../dom';
+import { kneeEventLabel } from '../knee';
 import type { TimeView } from '../timeline';
 
 export function section(title: string, ...children: Child[]): HTMLElement {
@@ -66,6 +67,8 @@ export function markerText(e: HubEvent): string {
       return `scale out${e.fields?.replicas ? ` → ${e.fields.replicas}` : ''}`;
     case 'scale_in':
       return `scale in${e.fields?.replicas ? ` → ${e.fields.replicas}` : ''}`;
+    case 'knee':
+      return kneeEventLabel(e);
     default:
       return e.kind.replaceAll('_', ' ');
   }

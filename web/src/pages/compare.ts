@@ -2,14 +2,15 @@
 // with their whole-run figures side by side and the ratio between them —
 // the seed's "1 instance 1400 TPS → 2 instances 1860 TPS" as one screen.
 
-import { api, type Run } from '../api';
+import { api, type Run, type RunAnalysis } from '../api';
 import type { PageContext, Page } from '../app';
 import { Panel, type Grid, type SeriesData } from '../chart';
 import { h, replace } from '../dom';
-import { fmtCount, fmtDuration, fmtMs, fmtPct, fmtRps, fmtTime, type Unit } from '../format';
+import { fmtCount, fmtDuration, fmtMs, fmtPct, fmtRelative, fmtRps, fmtTime, type Unit } from '../format';
 import { describe } from '../panels';
 import { loadSeries, perRunSecond, perSecond, runGaugeLookback, sel, type SeriesQuery } from '../queries';
 import { stepFor } from '../timeline';
+import { fmtOffered, kneeMarker, resourceName, signalName } from '../knee';
 import { errorBox, runHref, section, statusBadge } from './common';
 
 interface CompareDef {
@@ -63,6 +64,8 @@ const defs: CompareDef[] = [
   },
 ];
 
+const slotColor = { A: '#4fa3ff', B: '#ffb020' } as const;
+
 function latencyExpr(r: Run, q: string, step: number): string {
   const g = sel('brink_run_latency_seconds', { run: r.id, quantile: q });
   return step <= 1 ? `max(${g})` : `max(max_over_time(${g}[${step}s]))`;
@@ -84,6 +87,8 @@ export function comparePage(ctx: PageContext): Page {
   let zoom: { from: number; to: number } | null = null;
   let pinned: number | null = null;
   let runs: [Run, Run] | null = null;
+  // Each run's saturation analysis (null: none could be computed).
+  let analyses: [RunAnalysis | null, RunAnalysis | null] = [null, null];
   let abort: AbortController | null = null;
   const serviceOf = (r: Run) => r.target_service || (app.currentQuery().get('service') ?? '');
 
@@ -141,6 +146,15 @@ export function comparePage(ctx: PageContext): Page {
       const [ra, rb] = await Promise.all([api.run(a, ac.signal), api.run(b, ac.signal)]);
       if (ac.signal.aborted) return;
       runs = [ra, rb];
+      // A run's knee does not depend on the service looked at; its limit
+      // does, so a run that named none is analyzed against the chosen one.
+      const analysisOf = (r: Run) =>
+        api.analysis(r.id, { service: r.target_service ? undefined : serviceOf(r) || undefined }, ac.signal).catch((err) => {
+          if (!ac.signal.aborted) console.warn(`saturation analysis of run ${r.id}: ${describe(err)}`);
+          return null;
+        });
+      analyses = [await analysisOf(ra), await analysisOf(rb)];
+      if (ac.signal.aborted) return;
       build();
       await draw();
     } catch (err) {
@@ -176,7 +190,7 @@ export function comparePage(ctx: PageContext): Page {
           },
         }),
     );
-    replace(body, summary(runs[0], runs[1], app.currentQuery().get('service') ?? ''), h('div', { class: 'panels stack' }, panels.map((p) => p.el)));
+    replace(body, summary(runs[0], runs[1], app.currentQuery().get('service') ?? '', analyses), h('div', { class: 'panels stack' }, panels.map((p) => p.el)));
   }
 
   async function draw(): Promise<void> {
@@ -204,7 +218,7 @@ export function comparePage(ctx: PageContext): Page {
             const series = await loadSeries(qs.map((x) => x.q), grid, signal, shift);
             series.forEach((s, k) => {
               const which = Number(s.key.split('|')[0]);
-              all.push({ ...s, key: `${slot}|${k}|${s.key}`, label: qs[which].label, colorKey: slot, color: slot === 'A' ? '#4fa3ff' : '#ffb020' });
+              all.push({ ...s, key: `${slot}|${k}|${s.key}`, label: qs[which].label, colorKey: slot, color: slotColor[slot] });
             });
           }
           if (signal?.aborted) return;
@@ -212,8 +226,10 @@ export function comparePage(ctx: PageContext): Page {
           p.setPinned(pinned);
           p.setMarkers(
             runs!.flatMap((r, k) => {
+              const slot = k === 0 ? 'A' : 'B';
               const end = runSpan(r);
-              return end > 0 ? [{ t: end, kind: 'run_finished', text: `${k === 0 ? 'A' : 'B'} end` }] : [];
+              const knee = kneeMarker(analyses[k], { shift: Math.floor(r.started_ms / 1000), prefix: `${slot} `, color: slotColor[slot] });
+              return [...(end > 0 ? [{ t: end, kind: 'run_finished', text: `${slot} end` }] : []), ...(knee ? [knee] : [])];
             }),
           );
         } catch (err) {
@@ -241,9 +257,23 @@ function ratio(a: number | null | undefined, b: number | null | undefined): stri
   return `×${(b / a).toFixed(3)}`;
 }
 
-function summary(a: Run, b: Run, chosenService: string): HTMLElement {
-  type Row = [string, (r: Run) => string, ((r: Run) => number | null | undefined) | null];
+function summary(a: Run, b: Run, chosenService: string, analyses: [RunAnalysis | null, RunAnalysis | null]): HTMLElement {
+  // A row: its name, how a run's value reads, the number behind it for
+  // the B / A ratio (null: no ratio), and its id for a reader's tools.
+  type Row = [string, (r: Run) => string, ((r: Run) => number | null | undefined) | null, string?];
   const lat = (k: 'p50' | 'p90' | 'p95' | 'p99' | 'p99_9' | 'max' | 'mean') => (r: Run) => r.totals?.latency_ms?.[k];
+  const an = (r: Run) => analyses[r === a ? 0 : 1];
+  const knee = (r: Run) => an(r)?.knee ?? null;
+  // kneeCell shows a figure of the run's knee, or why there is none.
+  const kneeCell = (show: (k: NonNullable<RunAnalysis['knee']>) => string) => (r: Run) => {
+    const k = knee(r);
+    if (k) return show(k);
+    return an(r) ? 'no knee' : '–';
+  };
+  const limitOf = (r: Run) => {
+    const l = an(r)?.limit;
+    return l ? resourceName(l.resource) + (l.entity ? ` ${l.entity}` : '') : '–';
+  };
   const rows: Row[] = [
     ['target service', (r) => r.target_service || (chosenService ? `${chosenService} (chosen)` : '–'), null],
     ['started', (r) => fmtTime(r.started_ms), null],
@@ -259,7 +289,17 @@ function summary(a: Run, b: Run, chosenService: string): HTMLElement {
     ['latency p99', (r) => fmtMs(lat('p99')(r)), lat('p99')],
     ['latency p99.9', (r) => fmtMs(lat('p99_9')(r)), lat('p99_9')],
     ['latency max', (r) => fmtMs(lat('max')(r)), lat('max')],
+    ['max sustained (good)', (r) => fmtRps(an(r)?.max_sustained_rps), (r) => an(r)?.max_sustained_rps, 'max-sustained'],
+    ['knee (offered load)', kneeCell((k) => fmtOffered(k.offered, k.offered_unit)), (r) => knee(r)?.offered, 'knee'],
+    ['knee at (since start)', kneeCell((k) => fmtRelative(k.t)), null, 'knee-at'],
+    ['good req/s at the knee', kneeCell((k) => fmtRps(k.throughput_rps)), (r) => knee(r)?.throughput_rps, 'knee-rps'],
+    ['first sign', kneeCell((k) => signalName(k.cause)), null, 'knee-sign'],
+    ['limiting resource', limitOf, null, 'limit'],
   ];
+  const headline = (r: Run, slot: 'a' | 'b') => {
+    const x = an(r);
+    return h('p', { class: 'small', data: { headline: slot } }, h('span', { class: `ab ${slot}` }, slot.toUpperCase()), ' ', x ? x.headline : 'no saturation analysis could be computed');
+  };
   return section(
     'Whole-run figures',
     h(
@@ -280,8 +320,12 @@ function summary(a: Run, b: Run, chosenService: string): HTMLElement {
       h(
         'tbody',
         null,
-        rows.map(([name, show, num]) => h('tr', null, h('th', null, name), h('td', { class: 'num' }, show(a)), h('td', { class: 'num' }, show(b)), h('td', { class: 'num' }, num ? ratio(num(a), num(b)) : ''))),
+        rows.map(([name, show, num, id]) =>
+          h('tr', id ? { data: { row: id } } : null, h('th', null, name), h('td', { class: 'num' }, show(a)), h('td', { class: 'num' }, show(b)), h('td', { class: 'num' }, num ? ratio(num(a), num(b)) : '')),
+        ),
       ),
     ),
+    headline(a, 'a'),
+    headline(b, 'b'),
   );
 }

@@ -3,7 +3,7 @@
 // (CPU against limit, throttling, memory against limit), its replicas and
 // its hosts' CPU, with run and scaling events marked on every chart.
 
-import { api, type HubEvent, type LatencyWindow, type Run, type Tick } from '../api';
+import { api, type HubEvent, type LatencyWindow, type Run, type RunAnalysis, type Tick } from '../api';
 import type { PageContext, Page } from '../app';
 import type { Marker } from '../chart';
 import { h, replace, type Child } from '../dom';
@@ -12,6 +12,8 @@ import { PanelGroup, describe, type PanelDef } from '../panels';
 import { containerLabel, perRunSecond, perSecond, runGaugeLookback, sel } from '../queries';
 import { TimeBar, Timeline } from '../timebar';
 import { viewParams } from '../timeline';
+import { kneeMarker } from '../knee';
+import { renderAnalysis } from './analysis';
 import { errorBox, markerText, section, statusBadge, table } from './common';
 
 
@@ -177,6 +179,7 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
   const scenarioBox = h('div');
   const serviceHead = h('div', { class: 'service-head' });
   const liveTiles = h('span', { class: 'live-tiles' });
+  const analysisBox = h('div', { class: 'analysis table-box', data: { analysis: 'loading' } }, h('p', { class: 'dim' }, 'loading the saturation analysis…'));
 
   const load = new PanelGroup(timeline, loadPanels(run), `run-${run.id}`, (c) => onLoaded(c));
   const svc = new PanelGroup(timeline, servicePanels(service), `run-${run.id}`, () => undefined);
@@ -185,6 +188,7 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
     root,
     head,
     tiles,
+    section('Saturation analysis', analysisBox),
     bar.el,
     h('h2', { class: 'band' }, 'Load'),
     h('div', { class: 'panels stack' }, load.elements),
@@ -291,6 +295,7 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
         renderServiceHead();
         void svc.reload();
         void loadEvents();
+        void loadAnalysis();
       },
     },
   });
@@ -374,10 +379,24 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
     if (e.run === run.id) return true;
     return service() !== '' && e.service === service() && !e.kind.startsWith('run_');
   }
+  // The knee is marked where the run's analysis puts it; the run's own
+  // knee events (one per analysis kept) stand in until it is loaded.
+  function markers(): Marker[] {
+    const own = (e: HubEvent) => e.kind === 'knee' && e.run === run.id;
+    const out: Marker[] = events.filter((e) => !own(e)).map((e) => ({ t: e.time_ms / 1000, kind: e.kind, text: markerText(e), title: e.message }));
+    const fromAnalysis = kneeMarker(analysis);
+    const latestKneeEvent = events.find(own);
+    if (fromAnalysis) out.push(fromAnalysis);
+    else if (!analysis && latestKneeEvent) out.push({ t: latestKneeEvent.time_ms / 1000, kind: 'knee', text: markerText(latestKneeEvent), title: latestKneeEvent.message });
+    return out;
+  }
+  function showMarkers(): void {
+    const m = markers();
+    load.setMarkers(m);
+    svc.setMarkers(m);
+  }
   function showEvents(): void {
-    const markers: Marker[] = events.map((e) => ({ t: e.time_ms / 1000, kind: e.kind, text: markerText(e) }));
-    load.setMarkers(markers);
-    svc.setMarkers(markers);
+    showMarkers();
     replace(
       eventsBox,
       table(
@@ -396,10 +415,65 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
     );
   }
 
+  // The analysis: the one the hub keeps once the run ended (computed a few
+  // seconds after the end, so that the monitors' last samples are in), or
+  // one computed on request while the run goes on. A run that names no
+  // target service is analyzed against the service chosen on this page.
+  let analysis: RunAnalysis | null = null;
+  let analysisAbort: AbortController | null = null;
+  let analysisRetry: ReturnType<typeof setTimeout> | null = null;
+  let analysisPolls = 0;
+  function analysisService(): string | undefined {
+    const s = urlService();
+    return s && s !== run.target_service ? s : undefined;
+  }
+  async function loadAnalysis(refresh = false, evenIfRunning = false): Promise<void> {
+    analysisAbort?.abort();
+    if (analysisRetry !== null) clearTimeout(analysisRetry);
+    analysisRetry = null;
+    if (run.status === 'running' && !evenIfRunning) {
+      analysis = null;
+      analysisBox.dataset.analysis = 'running';
+      replace(
+        analysisBox,
+        h('p', { class: 'dim' }, 'The knee and the resource that limited the service are computed when the run ends. '),
+        h('button', { class: 'btn small', type: 'button', on: { click: () => void loadAnalysis(false, true) } }, 'analyze so far'),
+      );
+      showMarkers();
+      return;
+    }
+    const ac = new AbortController();
+    analysisAbort = ac;
+    try {
+      const a = await api.analysis(run.id, { refresh, service: analysisService() }, ac.signal);
+      if (ac.signal.aborted) return;
+      analysis = a;
+      renderAnalysis(analysisBox, a, {
+        pin: (x) => timeline.pin(x),
+        recompute: run.status === 'running' ? null : () => void loadAnalysis(true),
+      });
+      showMarkers();
+      // An ended run's analysis is provisional for the few seconds the hub
+      // waits for late samples: ask again until it is final.
+      if (!a.final && run.status !== 'running' && analysisPolls++ < 60) {
+        analysisRetry = setTimeout(() => void loadAnalysis(), 2000);
+      }
+    } catch (err) {
+      if (ac.signal.aborted) return;
+      analysisBox.dataset.analysis = 'error';
+      replace(analysisBox, errorBox(`saturation analysis: ${describe(err)}`), h('button', { class: 'btn small', type: 'button', on: { click: () => void loadAnalysis(true) } }, 'retry'));
+    }
+  }
+
   async function refreshRun(): Promise<void> {
     try {
+      const wasRunning = run.status === 'running';
       run = await api.run(run.id);
       renderHead();
+      if (wasRunning && run.status !== 'running') {
+        analysisPolls = 0;
+        void loadAnalysis();
+      }
     } catch (err) {
       replace(thresholdsBox, errorBox(describe(err)));
     }
@@ -426,6 +500,8 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
       events = [e, ...events.filter((x) => x.id !== e.id)];
       showEvents();
       if (e.run === run.id) void refreshRun();
+      // The hub kept a new analysis of this run.
+      if (e.kind === 'knee' && e.run === run.id && run.status !== 'running' && !analysisService()) void loadAnalysis();
     },
   });
 
@@ -433,18 +509,23 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
   void fillServices();
   void load.reload();
   void svc.reload();
+  void loadAnalysis();
 
   return {
     destroy() {
       offStream();
+      analysisAbort?.abort();
+      if (analysisRetry !== null) clearTimeout(analysisRetry);
       load.destroy();
       svc.destroy();
       bar.destroy();
     },
     onQuery() {
+      const before = serviceSelect.value;
       renderServiceHead();
       serviceSelect.value = urlService();
       timeline.fromURL();
+      if (serviceSelect.value !== before) void loadAnalysis();
     },
   };
 }
