@@ -255,7 +255,7 @@ scenarios:
 
 func TestRunHelpTeaches(t *testing.T) {
 	r := runBrink(t, nil, "", "run", "--help")
-	for _, want := range []string{"--rate", "--ramp", "Ctrl-C", "brink run checkout.yaml", "Exit codes"} {
+	for _, want := range []string{"--rate", "--ramp", "Ctrl-C", "brink run checkout.yaml", "Exit codes", "--service", "--name", "saturation analysis"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("help lacks %q", want)
 		}
