@@ -638,9 +638,15 @@ func TestConclusions(t *testing.T) {
 		{"an overload without throttling", func(r *Report) { r.Phase("overload").Resources.Throttled = ptr(0.05) }, []int{0}},
 		{"an overload that neither failed nor plateaued", func(r *Report) {
 			o := r.Phase("overload")
-			o.Peak.ErrorRate, o.Knee = 0, &analysis.Knee{Cause: analysis.SignalLatency}
+			o.Peak.ErrorRate, o.Knee = 0, &analysis.Knee{Cause: analysis.SignalLatency, Signals: []analysis.Signal{{Kind: analysis.SignalLatency}}}
+			o.MaxSustainedRPS = 0.95 * o.PeakOfferedRPS
 			r.Phase("two-replicas").Peak.ErrorRate = 0
 		}, []int{0, 3}}, // the autoscaled ramp's 2% is then worse than one replica alone
+		{"an overload without failures that plateaued", func(r *Report) {
+			o := r.Phase("overload")
+			o.Peak.ErrorRate, o.Knee = 0, &analysis.Knee{Cause: analysis.SignalLatency, Signals: []analysis.Signal{{Kind: analysis.SignalLatency}}}
+			r.Phase("two-replicas").Peak.ErrorRate = 0
+		}, []int{3}}, // max sustained 455 of 720 offered; the autoscaled 2% is worse than none
 		{"two replicas no faster", func(r *Report) { r.Phase("two-replicas").MaxSustainedRPS = 400 }, []int{1}},
 		{"two replicas failing more", func(r *Report) { r.Phase("two-replicas").Peak.ErrorRate = 0.5 }, []int{1}},
 		{"no 200 error pages", func(r *Report) { o := r.Phase("overload"); o.CheckFailures, o.StatusErrorRate = 0, o.ErrorRate }, []int{2}},

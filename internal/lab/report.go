@@ -146,8 +146,7 @@ func conclusions(cfg Config, r *Report) []Conclusion {
 	if over != nil {
 		thr := valueOr(over.Resources.Throttled, 0)
 		errs := over.Peak.ErrorRate
-		plateau := over.Knee != nil && over.Knee.Cause == analysis.SignalThroughput
-		broke := errs >= 0.01 || plateau
+		broke := errs >= 0.01 || plateaued(over)
 		ev := fmt.Sprintf("at peak load %s of requests failed, the replica used %s CPU and was throttled in %s of periods",
 			pct(errs), coresOf(over.Resources.CPUPerReplica, over.Resources.CPULimit), pct(thr))
 		if over.Knee != nil {
@@ -235,6 +234,20 @@ func autoscaleConclusion(as, over *PhaseResult) Conclusion {
 	c.Holds = beforeErrors && better
 	c.Evidence = strings.Join(ev, "; ")
 	return c
+}
+
+// plateaued reports whether a phase's good throughput stopped following
+// the offered load: the analysis saw it, or the best good throughput held
+// stayed under 90 % of the peak offered.
+func plateaued(p *PhaseResult) bool {
+	if p.Knee != nil {
+		for _, s := range p.Knee.Signals {
+			if s.Kind == analysis.SignalThroughput {
+				return true
+			}
+		}
+	}
+	return p.PeakOfferedRPS > 0 && p.MaxSustainedRPS < 0.9*p.PeakOfferedRPS
 }
 
 func valueOr(p *float64, def float64) float64 {
