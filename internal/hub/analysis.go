@@ -233,7 +233,16 @@ func computeAnalysis(ctx context.Context, q analysis.Querier, evs *events.Log, v
 			return nil, err
 		}
 	}
-	rec, res, err := analysis.ForRun(ctx, q, s, analysis.RunOptions{TargetService: v.TargetService, LBService: lbService})
+	if v.TargetService == "" && s.TargetService != "" {
+		// Named in the summary only (a reporter that learnt it late).
+		v.TargetService = s.TargetService
+		ra.TargetService = s.TargetService
+	}
+	var jitterP99 float64
+	if s.ScheduleJitterMs != nil {
+		jitterP99 = s.ScheduleJitterMs.P99
+	}
+	rec, res, err := analysis.ForRun(ctx, q, s, analysis.RunOptions{TargetService: v.TargetService, LBService: lbService, GeneratorJitterP99Ms: jitterP99})
 	if err != nil {
 		return nil, fmt.Errorf("run %s: resource series: %w", v.ID, err)
 	}

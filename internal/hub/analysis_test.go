@@ -347,6 +347,32 @@ func TestRunAnalysisChosenService(t *testing.T) {
 	}
 }
 
+// TestRunAnalysisSummaryFields: what the reporter's summary says about the
+// run counts: its target service when the run was started without one, and
+// how late the generator started its iterations.
+func TestRunAnalysisSummaryFields(t *testing.T) {
+	th := startHub(t, Options{ConfigFile: writeConfig(t, "runs:\n  analysis_delay: 1s\n")})
+	m := rampRun{seconds: 50, first: 40, step: 10, capacity: 300}
+	start := time.Now().Truncate(time.Second).Add(-70 * time.Second)
+	if code, body := remoteWrite(t, th.url, "", encodeWrite(t, m.resources("web", start))); code != http.StatusNoContent {
+		t.Fatalf("remote write: %d %s", code, body)
+	}
+	m.report(t, th.url, "r-sum", "", start, true, map[string]any{
+		"target_service": "web", "schedule_jitter_ms": results.Latency{P50: 0.05, P99: 25, Max: 40},
+	})
+	kept := waitKept(t, th.url, "r-sum")
+	if kept.TargetService != "web" || kept.Limit == nil || kept.Limit.Resource != analysis.ResTargetCPU || kept.Limit.Entity != "web-1" {
+		t.Errorf("service %q, limit %+v: want the summary's target service web and its container", kept.TargetService, kept.Limit)
+	}
+	late := false
+	for _, n := range kept.Notes {
+		late = late || strings.Contains(n, "25.0ms late")
+	}
+	if !late {
+		t.Errorf("notes %q do not mention the schedule lateness (p99 25 ms)", kept.Notes)
+	}
+}
+
 // TestRunAnalysisGenerator: a run whose generator ran out of VUs while the
 // target answered fast is the generator's knee, reported as such, also
 // when the reporter died and the hub rebuilt the run from its series.
