@@ -121,8 +121,27 @@ func (a *analyzer) pending(id string) bool {
 	return ok
 }
 
+// catchUpWindow: at start, runs that ended this recently without a kept
+// analysis (the hub stopped during their delay) are queued again.
+const catchUpWindow = time.Hour
+
+// queueUnanalyzed queues the runs that ended within catchUpWindow of now
+// and have no kept analysis. Older ones are analyzed when asked for.
+func (a *analyzer) queueUnanalyzed(now time.Time) {
+	list, _ := a.h.runs.List(runs.ListQuery{Limit: maxPendingAnalyses})
+	for _, v := range list {
+		if v.Status == runs.StatusRunning || v.EndedMs == nil || now.Sub(time.UnixMilli(*v.EndedMs)) > catchUpWindow {
+			continue
+		}
+		if kept, err := a.h.runs.Analysis(v.ID); err == nil && kept == nil {
+			a.schedule(v.ID)
+		}
+	}
+}
+
 // run analyzes queued runs as they come due, until ctx ends.
 func (a *analyzer) run(ctx context.Context) {
+	a.queueUnanalyzed(a.h.now())
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {

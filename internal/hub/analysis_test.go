@@ -314,6 +314,29 @@ func TestRunAnalysis(t *testing.T) {
 	}
 }
 
+// TestRunAnalysisAfterRestart: a run that ended just before the hub
+// stopped, during its analysis delay, is analyzed when the hub is back,
+// without anyone asking.
+func TestRunAnalysisAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	th := startHub(t, Options{DataDir: dir, ConfigFile: writeConfig(t, "runs:\n  analysis_delay: 1h\n")})
+	m := rampRun{seconds: 50, first: 40, step: 10, capacity: 300}
+	start := time.Now().Truncate(time.Second).Add(-70 * time.Second)
+	if code, body := remoteWrite(t, th.url, "", encodeWrite(t, m.resources("web", start))); code != http.StatusNoContent {
+		t.Fatalf("remote write: %d %s", code, body)
+	}
+	m.report(t, th.url, "r-restart", "web", start, true, nil)
+	th.stop()
+	th = startHub(t, Options{DataDir: dir, ConfigFile: writeConfig(t, "runs:\n  analysis_delay: 1s\n")})
+	kept := waitKept(t, th.url, "r-restart")
+	if kept.Knee == nil || kept.Limit == nil || kept.Limit.Resource != analysis.ResTargetCPU {
+		t.Errorf("after a restart: %s", kept.Text)
+	}
+	if evs := kneeEvents(t, th.url, "r-restart"); len(evs) != 1 {
+		t.Errorf("%d knee events, want 1", len(evs))
+	}
+}
+
 // TestRunAnalysisChosenService: a run that named no target service (as
 // `brink run --url` reports) has its knee but no container to blame; asked
 // for with ?service=, the hub looks at that service's containers without

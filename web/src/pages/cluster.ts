@@ -162,7 +162,7 @@ export function clusterPage(ctx: PageContext): Page {
   let events: HubEvent[] = [];
   const shown = (e: HubEvent) => e.kind !== 'hub_started' && e.kind !== 'config_reloaded';
   function showMarkers(): void {
-    group.setMarkers(events.map((e) => ({ t: e.time_ms / 1000, kind: e.kind, text: markerText(e) })));
+    group.setMarkers(events.map((e) => ({ t: e.time_ms / 1000, kind: e.kind, text: markerText(e), title: e.message })));
   }
   async function loadEvents(): Promise<void> {
     const v = timeline.view;

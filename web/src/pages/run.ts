@@ -373,10 +373,12 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
     ev.preventDefault();
     timeline.pin(Math.round(e.time_ms / 1000));
   }
-  // The markers are this run's own start and end, and everything else that
-  // happened to its service (scaling, knee); other runs' starts are not.
+  // The markers are this run's own start, end and knee, and everything else
+  // that happened to its service (scaling); other runs' are not.
   function relevant(e: HubEvent): boolean {
     if (e.run === run.id) return true;
+    // Another run's knee is that run's finding, not this one's.
+    if (e.kind === 'knee') return false;
     return service() !== '' && e.service === service() && !e.kind.startsWith('run_');
   }
   // The knee is marked where the run's analysis puts it; the run's own
