@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -41,6 +42,7 @@ type fixture struct {
 	reg    *Registry
 	events *events.Log
 	clock  *clock
+	onEnd  func(id string)
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -61,7 +63,7 @@ func (f *fixture) open(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.reg, err = Open(Options{Dir: filepath.Join(f.dir, "runs"), Store: f.db, Events: f.events, Now: f.clock.Now,
-		Timing: Timing{FinalizeGrace: 3 * time.Second, LostAfter: time.Minute}})
+		Timing: Timing{FinalizeGrace: 3 * time.Second, LostAfter: time.Minute}, OnEnd: f.onEnd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,5 +396,65 @@ func TestInvalidRequests(t *testing.T) {
 	b, _ := json.Marshal(f.reg.Counts())
 	if string(b) != `{"aborted":0,"finished":0,"lost":0,"running":2}` {
 		t.Fatalf("counts %s", b)
+	}
+}
+
+// TestAnalysisKeptWithTheRun: OnEnd is called once per end (finished or
+// lost), the analysis set afterwards is in the detail view and survives a
+// reopen, and a run that starts again loses it.
+func TestAnalysisKeptWithTheRun(t *testing.T) {
+	f := newFixture(t)
+	var ended []string
+	var mu sync.Mutex
+	f.close()
+	f.onEnd = func(id string) { mu.Lock(); ended = append(ended, id); mu.Unlock() }
+	f.open(t)
+	ctx := context.Background()
+	for _, id := range []string{"r-fin", "r-lost"} {
+		if _, err := f.reg.StartRun(&brinkv1.StartRunRequest{RunId: id, Source: "laptop", StartUnixMs: t0 * 1000}); err != nil {
+			t.Fatal(err)
+		}
+		push(t, f.reg, id, "laptop", 1, second(t0, "home", 10, 1))
+	}
+	if _, err := f.reg.FinishRun(ctx, &brinkv1.FinishRunRequest{RunId: "r-fin", Source: "laptop", LastSequence: 1}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(time.Unix(t0+120, 0))
+	f.reg.Tick(ctx) // r-lost: silent for longer than LostAfter
+	mu.Lock()
+	got := fmt.Sprint(ended)
+	mu.Unlock()
+	if got != "[r-fin r-lost]" {
+		t.Fatalf("OnEnd calls %s, want [r-fin r-lost]", got)
+	}
+
+	if err := f.reg.SetAnalysis("r-fin", json.RawMessage(`{"headline":"knee at 310 iterations/s"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.reg.SetAnalysis("r-fin", json.RawMessage(`{"cut`)); err == nil {
+		t.Error("an analysis that is not JSON was kept")
+	}
+	if err := f.reg.SetAnalysis("nope", json.RawMessage(`{}`)); err == nil {
+		t.Error("an analysis of an unknown run was kept")
+	}
+	f.close()
+	f.open(t)
+	v, err := f.reg.Get("r-fin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, v.Analysis); err != nil || compact.String() != `{"headline":"knee at 310 iterations/s"}` {
+		t.Fatalf("after a reopen the run's analysis is %s (%v)", v.Analysis, err)
+	}
+	if list, _ := f.reg.List(ListQuery{}); len(list) != 2 || list[0].Analysis != nil || list[1].Analysis != nil {
+		t.Errorf("the run list carries analyses: %+v", list)
+	}
+	// The source starts again: the run goes on, and what was concluded no longer holds.
+	if _, err := f.reg.StartRun(&brinkv1.StartRunRequest{RunId: "r-fin", Source: "laptop"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := f.reg.Analysis("r-fin"); err != nil || a != nil {
+		t.Errorf("a run that started again keeps its analysis %s (%v)", a, err)
 	}
 }
