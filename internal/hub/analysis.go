@@ -167,12 +167,15 @@ func (a *analyzer) run(ctx context.Context) {
 
 // analyzeEnded computes and keeps the analysis of a run that ended.
 func (a *analyzer) analyzeEnded(ctx context.Context, id string) {
-	ctx, cancel := context.WithTimeout(ctx, a.h.config().Query.Timeout.D())
+	qctx, cancel := context.WithTimeout(ctx, a.h.config().Query.Timeout.D())
 	defer cancel()
-	ra, err := a.analyze(ctx, id, true, "")
+	ra, err := a.analyze(qctx, id, true, "")
 	switch {
 	case errors.Is(err, errRunGoesOn):
 		// It started again; it is analyzed when it ends again.
+	case err != nil && ctx.Err() != nil:
+		// The hub is stopping; the next start queues the run again.
+		a.h.log.Info("saturation analysis interrupted by shutdown", "run", id)
 	case err != nil:
 		a.h.metrics.analyses.WithLabelValues("error").Inc()
 		a.h.log.Error("saturation analysis of a run failed; it is computed again when asked for", "run", id, "err", err)
