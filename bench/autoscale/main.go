@@ -62,7 +62,7 @@ func main() {
 	flag.Float64Var(&o.utilisation, "utilisation", 0.7, "rps_per_replica target as a fraction of the measured capacity")
 	flag.StringVar(&o.policies, "policies", "brink,hpa", "which policies to run, comma-separated")
 	flag.Float64Var(&o.capacity, "capacity", 0, "one replica's capacity in req/s (0: measure it first)")
-	flag.IntVar(&o.serverMaxConn, "server-maxconn", 4, "concurrent requests per replica at HAProxy; the rest queue there (0: no cap)")
+	flag.IntVar(&o.serverMaxConn, "server-maxconn", 16, "concurrent requests per replica at HAProxy; the rest queue there (0: no cap)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/autoscale:", err)

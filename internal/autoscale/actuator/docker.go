@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -201,6 +202,14 @@ func (d *Docker) create(ctx context.Context, existing []Replica, count int) erro
 	if d.cfg.Memory != "" {
 		memory, _ = units.RAMInBytes(d.cfg.Memory) // validated in NewDocker
 	}
+	// Names and ports are chosen first, one by one; the containers are
+	// then created and started together, so that adding three replicas
+	// takes about as long as adding one.
+	type replica struct {
+		name string
+		port int
+	}
+	var todo []replica
 	var errs []error
 	for i := 0; i < count; i++ {
 		name := d.nextName(usedNames)
@@ -210,12 +219,24 @@ func (d *Docker) create(ctx context.Context, existing []Replica, count int) erro
 			errs = append(errs, err)
 			break
 		}
-		addr := net.JoinHostPort(d.cfg.Host, strconv.Itoa(port))
-		usedPorts[addr] = true
-		if err := d.start(ctx, name, port, addr, memory); err != nil {
-			errs = append(errs, err)
-		}
+		usedPorts[net.JoinHostPort(d.cfg.Host, strconv.Itoa(port))] = true
+		todo = append(todo, replica{name, port})
 	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, r := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addr := net.JoinHostPort(d.cfg.Host, strconv.Itoa(r.port))
+			if err := d.start(ctx, r.name, r.port, addr, memory); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
