@@ -399,7 +399,8 @@ function offeredText(k) {
 test('runs driven past their capacity: the run page shows the analysis and marks the knee on every chart; compare shows both knees', async () => {
   // Two replicas that spend 2 ms of CPU per request under a 0.5-core
   // limit (about 250 req/s each), each driven in turn by a ramped
-  // arrival-rate run from 20/s to 600/s.
+  // arrival-rate run from 20/s to 600/s: the first names its target
+  // service (--service), the second does not (quick mode as it is).
   const port = new URL(hub).port;
   const kneeSvc = `ui-knee-${port}`;
   const ports = [await freePort(), await freePort()];
@@ -415,7 +416,8 @@ test('runs driven past their capacity: the run page shows the analysis and marks
   const ids = [];
   const ended = [];
   for (const [i, u] of kneeUrls.entries()) {
-    const proc = runLoad(`run-knee-${i + 1}`, ['--url', u, '--rate', '20/s', '--ramp', '16s:600', '--vus', '300']);
+    const service = i === 0 ? ['--service', kneeSvc] : [];
+    const proc = runLoad(`run-knee-${i + 1}`, ['--url', u, '--rate', '20/s', '--ramp', '16s:600', '--vus', '300', ...service]);
     ids.push(await waitRunId(u));
     ended.push(await waitRunDone(ids[i]));
     await proc.done;
@@ -429,21 +431,22 @@ test('runs driven past their capacity: the run page shows the analysis and marks
     assert.ok(a.final && a.kept, JSON.stringify(a));
     assert.ok(a.knee, `no knee in a run offered 600/s against about 250 req/s: ${a.headline}`);
   }
+  assert.equal(kept[0].target_service, kneeSvc);
+  assert.equal(kept[1].target_service, '');
   const knee = kept[0].knee;
 
-  // The run page of the first run, with the service it loaded chosen
-  // (quick-mode runs name none).
-  const { page, problems, context } = await openPage(`/runs/${encodeURIComponent(ids[0])}?service=${encodeURIComponent(kneeSvc)}`);
+  // The run page of the first run shows the analysis the hub kept.
+  const { page, problems, context } = await openPage(`/runs/${encodeURIComponent(ids[0])}`);
   const box = page.locator('.analysis[data-analysis="knee"]');
   await box.waitFor({ timeout: 30_000 });
   assert.equal(await box.getAttribute('data-final'), 'true');
+  assert.equal(await box.locator('.analysis-headline').innerText(), kept[0].headline);
   // On a host this busy the load may fall short from its first seconds:
   // then the tile says "saturated throughout at" instead of "knee load".
   assert.equal(await box.locator('.tile.knee .tile-label').textContent(), knee.saturated_throughout ? 'saturated throughout at' : 'knee load');
   assert.equal(await box.locator('.tile.knee .tile-value').innerText(), offeredText(knee));
   assert.equal(await box.locator('[data-tile="good throughput there"] .tile-value').innerText(), `${knee.throughput_rps.toLocaleString('en-US', { maximumFractionDigits: 2 })} req/s`);
-  assert.match(await box.locator('.analysis-headline').innerText(), /^knee at /);
-  // With the service chosen, the verdict names a resource of the service or its host, never the generator.
+  // The verdict names a resource of the target service or its host, never the generator.
   const limit = await box.locator('.limit-text').getAttribute('data-limit');
   assert.ok(['target_cpu', 'host_cpu'].includes(limit), `limit ${limit}: ${await box.locator('.limit-text').innerText()}`);
   assert.ok((await box.locator('table.knee-findings tr[data-resource="target_cpu"]').count()) >= 1, 'the target containers are among the evidence');
@@ -465,11 +468,12 @@ test('runs driven past their capacity: the run page shows the analysis and marks
   );
   const flag = page.locator('[data-panel="rps"] .marker-flag[data-kind="knee"]');
   assert.equal(await flag.getAttribute('class'), 'marker-flag strong');
-  assert.match(await flag.getAttribute('title'), /^knee at /);
+  assert.equal(await flag.getAttribute('title'), kept[0].headline);
   assert.equal(await page.locator('[data-panel="rps"] .marker-flag[data-kind="run_started"]').getAttribute('class'), 'marker-flag');
   const events = await hubGet(hub, `/api/v1/events?kind=knee&run=${encodeURIComponent(ids[0])}`);
   assert.equal(events.events.length, 1);
   assert.equal(events.events[0].time_ms, (knee.unix + 1) * 1000);
+  assert.equal(events.events[0].message, kept[0].headline);
   await page.waitForSelector('[data-table="events"] tr[data-kind="knee"]');
   // "pin the knee" pins that second on every chart.
   await box.locator('a', { hasText: 'pin the knee' }).click();
@@ -478,12 +482,13 @@ test('runs driven past their capacity: the run page shows the analysis and marks
   assert.deepEqual(problems, []);
   await context.close();
 
-  // Compare: each run's knee in the table and on the relative time axis.
+  // Compare: each run's knee in the table and on the relative time axis
+  // (the second run, which named no service, looked at the chosen one).
   const cmp = await openPage(`/compare?a=${encodeURIComponent(ids[0])}&b=${encodeURIComponent(ids[1])}&service=${encodeURIComponent(kneeSvc)}`);
   await cmp.page.waitForSelector('[data-table="compare"] tr[data-row="knee"]');
   const kneeCells = await cmp.page.locator('[data-table="compare"] tr[data-row="knee"] td').allInnerTexts();
   assert.deepEqual(kneeCells.slice(0, 2), kept.map((a) => offeredText(a.knee)));
-  for (const slot of ['a', 'b']) assert.match(await cmp.page.locator(`[data-headline="${slot}"]`).innerText(), new RegExp(`^${slot.toUpperCase()}\\s+knee at `));
+  for (const slot of ['a', 'b']) assert.match(await cmp.page.locator(`[data-headline="${slot}"]`).innerText(), new RegExp(`^${slot.toUpperCase()}\\s+(knee at|saturated throughout at) `));
   await waitPanelSeries(cmp.page, 'rps', 2);
   const relative = kept.map((a, i) => String(a.knee.unix + 1 - Math.floor(ended[i].started_ms / 1000))).sort();
   await cmp.page.waitForFunction(
