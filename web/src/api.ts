@@ -202,7 +202,64 @@ export interface Status {
   head_min_time_ms: number;
   head_max_time_ms: number;
   samples_appended_total: number;
+  auth_required?: boolean;
   ui_built: boolean;
+}
+
+// An agent as GET /api/v1/agents lists it (docs/agents.md). rps is the
+// requests of its last reported second; cpu is the share of the cores it
+// may use (0..1).
+export interface Agent {
+  name: string;
+  labels: Record<string, string>;
+  version: string;
+  same_version: boolean;
+  hostname: string;
+  cores: number;
+  link: 'connected' | 'disconnected' | 'lost' | string;
+  state: string;
+  run: string;
+  cpu: number;
+  vus: number;
+  rps: number;
+  failures: number;
+  dropped: number;
+  target_rate: number;
+  saturated: boolean;
+  saturation_reason?: string;
+  error?: string;
+  first_seen_ms: number;
+  last_seen_ms: number;
+  silent_ms: number;
+  produced_seconds: number;
+  acked_seconds: number;
+}
+
+export interface RunAgent extends Agent {
+  index: number;
+  load_moved: boolean;
+}
+
+export interface RunAgentEvent {
+  time_ms: number;
+  kind: string;
+  agent?: string;
+  message: string;
+}
+
+// A distributed run's agents and timeline (GET /api/v1/runs/<id>/agents).
+export interface RunAgents {
+  run: string;
+  state: 'starting' | 'running' | 'stopping' | 'settling' | 'finished' | 'aborted' | string;
+  on_agent_loss: string;
+  start_ms: number;
+  start_skew_ms: number | null;
+  clock_uncertainty_ms: number;
+  aborted: boolean;
+  abort_reason?: string;
+  agents: RunAgent[];
+  events: RunAgentEvent[];
+  complete: boolean | null;
 }
 
 export interface MatrixSeries {
@@ -271,7 +328,34 @@ export async function get<T>(path: string, params: Params = {}, signal?: AbortSi
   return body.data as T;
 }
 
+// stopRun asks the hub to stop a distributed run on every agent. The stop
+// endpoint is guarded by the hub's writer token when it has one; its refusal
+// is plain text, not the JSON envelope.
+export async function stopRun(id: string, opts: { abort: boolean; token: string }): Promise<void> {
+  const url = apiURL(`runs/${encodeURIComponent(id)}/stop`, { abort: opts.abort ? 1 : undefined });
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', headers });
+  } catch (err) {
+    throw new ApiError(url, 0, 'unavailable', `the hub did not answer (${String(err)})`);
+  }
+  if (res.ok) return;
+  const text = (await res.text().catch(() => '')).trim();
+  let detail = text || res.statusText;
+  try {
+    const body = JSON.parse(text) as { error?: string; errorType?: string };
+    if (body.error) detail = body.error;
+  } catch {
+    // A plain-text answer (the token check's) is shown as it is.
+  }
+  throw new ApiError(url, res.status, res.status === 401 ? 'unauthorized' : '', detail);
+}
+
 export const api = {
+  agents: (signal?: AbortSignal) => get<{ agents: Agent[]; now_ms: number }>('agents', {}, signal),
+  runAgents: (id: string, signal?: AbortSignal) => get<RunAgents>(`runs/${encodeURIComponent(id)}/agents`, {}, signal),
   status: (signal?: AbortSignal) => get<Status>('status', {}, signal),
   hosts: (time: number | null, signal?: AbortSignal) =>
     get<{ time_ms: number; hosts: Host[] }>('hosts', { time: time ?? undefined }, signal),

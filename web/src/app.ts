@@ -2,7 +2,7 @@
 // serves index.html for every non-API path, so /runs/<id>?from=&to= can be
 // bookmarked), the hub's clock and the live stream.
 
-import { api } from './api';
+import { api, type Status } from './api';
 import { h, replace, setText } from './dom';
 import { LiveStream } from './live';
 import type { TimelineHost } from './timebar';
@@ -28,6 +28,8 @@ export interface Route {
 
 export class App implements TimelineHost {
   readonly stream = new LiveStream();
+  // The hub's status as read at start; null until then or when it failed.
+  status: Status | null = null;
   private clockOffsetMs = 0;
   private page: Page | null = null;
   private pagePath = '';
@@ -48,6 +50,7 @@ export class App implements TimelineHost {
         ['cluster', '/', 'Cluster'],
         ['runs', '/runs', 'Runs'],
         ['compare', '/compare', 'Compare'],
+        ['agents', '/agents', 'Agents'],
       ].map(([key, href, text]) => [key, h('a', { href, class: 'nav' }, text)]),
     );
     replace(
@@ -71,6 +74,7 @@ export class App implements TimelineHost {
     this.stream.start();
     try {
       const st = await api.status();
+      this.status = st;
       this.clockOffsetMs = st.now_ms - Date.now();
       this.hubInfo.title = `hub ${st.version}, started ${new Date(st.started_ms).toISOString()}`;
       setText(this.hubInfo, `${st.series.toLocaleString('en-US')} series`);

@@ -1,6 +1,7 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { App, type Route } from './app';
+import { agentsPage } from './pages/agents';
 import { clusterPage } from './pages/cluster';
 import { comparePage } from './pages/compare';
 import { runPage } from './pages/run';
@@ -10,6 +11,7 @@ const routes: Route[] = [
   { pattern: /^\/$/, names: [], nav: 'cluster', create: clusterPage },
   { pattern: /^\/runs\/?$/, names: [], nav: 'runs', create: runsPage },
   { pattern: /^\/runs\/([^/]+)\/?$/, names: ['id'], nav: 'runs', create: runPage },
+  { pattern: /^\/agents\/?$/, names: [], nav: 'agents', create: agentsPage },
   { pattern: /^\/compare\/?$/, names: [], nav: 'compare', create: comparePage },
 ];
 

@@ -15,6 +15,7 @@ import { viewParams } from '../timeline';
 import { kneeMarker } from '../knee';
 import { renderAnalysis } from './analysis';
 import { errorBox, markerText, section, statusBadge, table } from './common';
+import { RunAgentsPanel, isDistributed } from './runagents';
 
 
 function loadPanels(run: Run): PanelDef[] {
@@ -183,11 +184,14 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
 
   const load = new PanelGroup(timeline, loadPanels(run), `run-${run.id}`, (c) => onLoaded(c));
   const svc = new PanelGroup(timeline, servicePanels(service), `run-${run.id}`, () => undefined);
+  // A run split over agents gets their rows and a Stop button.
+  const agentsPanel = isDistributed(run) ? new RunAgentsPanel(app, run.id) : null;
 
   replace(
     root,
     head,
     tiles,
+    agentsPanel ? section('Agents', agentsPanel.el) : null,
     section('Saturation analysis', analysisBox),
     bar.el,
     h('h2', { class: 'band' }, 'Load'),
@@ -492,6 +496,7 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
     tick: (t) => {
       timeline.tick(t.now_ms / 1000);
       renderLiveTiles(t);
+      void agentsPanel?.refresh();
       ticks++;
       const active = run.status === 'running' || t.runs.some((r) => r.id === run.id && r.status !== run.status);
       if (active && ticks % 2 === 0) void refreshRun();
@@ -512,10 +517,12 @@ function buildRunPage(ctx: PageContext, initial: Run): Page {
   void load.reload();
   void svc.reload();
   void loadAnalysis();
+  void agentsPanel?.refresh();
 
   return {
     destroy() {
       offStream();
+      agentsPanel?.destroy();
       analysisAbort?.abort();
       if (analysisRetry !== null) clearTimeout(analysisRetry);
       load.destroy();
