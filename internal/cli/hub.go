@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/brinkhq/brink/internal/autoscale"
+	"github.com/brinkhq/brink/internal/autoscale/actuator"
+	"github.com/brinkhq/brink/internal/findlimit"
+	"github.com/brinkhq/brink/internal/hub/runs"
 	"log/slog"
 	"net"
 	"os"
@@ -20,6 +24,8 @@ import (
 func newHubCmd(env *Env) *cobra.Command {
 	var (
 		listen, dataDir, retention, retentionSize, tokenFile, configFile, logLevel string
+		autoscaleFile, dockerHost                                                  string
+		autoscaleDryRun                                                            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "hub",
@@ -34,9 +40,16 @@ It serves on one port:
   /api/v1/runs ...    runs, events, cluster view, export, live stream (see docs/api.md)
   /metrics            the hub's own metrics
 
-SIGHUP reloads --config and the token files; SIGTERM/SIGINT shut down cleanly.`,
+With --autoscale FILE the hub also runs the autoscaler: every interval it reads the
+policy's targets from its own store (container CPU, RPS per replica, p95, any PromQL),
+decides, and acts through Docker, Swarm, Marathon or Kubernetes and HAProxy's Runtime
+API; every decision is an event with its inputs (docs/autoscale.md).
+--autoscale-dry-run records the decisions without acting.
+
+SIGHUP reloads --config, the token files and the autoscale policy; SIGTERM/SIGINT shut down cleanly.`,
 		Example: `  brink hub --listen 127.0.0.1:9339 --data /var/lib/brink
-  brink hub --data ./data --retention 30d --retention-size 20GB --token-file /etc/brink/token`,
+  brink hub --data ./data --retention 30d --retention-size 20GB --token-file /etc/brink/token
+  brink hub --data ./data --autoscale deploy/autoscale/docker-haproxy.yaml --autoscale-dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var ret time.Duration
@@ -70,6 +83,22 @@ SIGHUP reloads --config and the token files; SIGTERM/SIGINT shut down cleanly.`,
 				}
 				return WithExit(ExitError, err, "check that --data is writable and not used by another hub")
 			}
+			var scaler *autoscale.Autoscaler
+			if autoscaleFile != "" {
+				policy, err := autoscale.LoadPolicy(autoscaleFile)
+				if err != nil {
+					h.Close()
+					return WithExit(ExitUsage, err, "fix the policy file (reference: docs/autoscale.md)")
+				}
+				scaler = autoscale.New(policy,
+					autoscale.NewPromQLSource(nil, h.Store()),
+					actuator.Builtin(actuator.Options{DockerHost: dockerHost, Getenv: env.Getenv}),
+					nil, // the policy's haproxy section names the load balancer
+					autoscale.HubEvents(h.Events(), logger),
+					autoscale.WithDryRun(autoscaleDryRun),
+					autoscale.WithCapacity(runCapacity{h.Runs()}),
+					autoscale.WithLogger(logger))
+			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				h.Close()
@@ -78,9 +107,25 @@ SIGHUP reloads --config and the token files; SIGTERM/SIGINT shut down cleanly.`,
 			fmt.Fprintf(env.Stdout, "brink hub listening on http://%s (data in %s)\n", ln.Addr(), dataDir)
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			go handleHubSignals(ctx, env, h, cancel, logger)
+			go handleHubSignals(ctx, env, h, scaler, cancel, logger)
+			scalerDone := make(chan error, 1)
+			if scaler != nil {
+				go func() {
+					err := scaler.Run(ctx)
+					if err != nil {
+						logger.Error("autoscaler stopped", "err", err)
+						cancel()
+					}
+					scalerDone <- err
+				}()
+			} else {
+				scalerDone <- nil
+			}
 			if err := h.Run(ctx, ln); err != nil {
 				return err
+			}
+			if err := <-scalerDone; err != nil {
+				return WithExit(ExitUsage, err, "fix the policy file (reference: docs/autoscale.md)")
 			}
 			fmt.Fprintln(env.Stdout, "brink hub stopped")
 			return nil
@@ -94,12 +139,15 @@ SIGHUP reloads --config and the token files; SIGTERM/SIGINT shut down cleanly.`,
 	f.StringVar(&tokenFile, "token-file", "", "file with the token writers must send (one per line; re-read on SIGHUP)")
 	f.StringVar(&configFile, "config", "", "YAML file for settings flags do not cover (reloaded on SIGHUP; see docs/hub.md)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&autoscaleFile, "autoscale", "", "autoscale policy YAML: scale services from the hub's measurements (reloaded on SIGHUP and when it changes)")
+	f.BoolVar(&autoscaleDryRun, "autoscale-dry-run", false, "record autoscale decisions as events without acting on any orchestrator or load balancer")
+	f.StringVar(&dockerHost, "docker-host", "", "Docker Engine address for docker and swarm actuators (default: DOCKER_HOST or the local socket)")
 	return cmd
 }
 
 // handleHubSignals stops the hub on SIGINT/SIGTERM (from env) and reloads
 // its configuration on SIGHUP.
-func handleHubSignals(ctx context.Context, env *Env, h *hub.Hub, stop context.CancelFunc, logger *slog.Logger) {
+func handleHubSignals(ctx context.Context, env *Env, h *hub.Hub, scaler *autoscale.Autoscaler, stop context.CancelFunc, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	if env.Signals != nil {
 		signal.Notify(hup, syscall.SIGHUP)
@@ -113,6 +161,9 @@ func handleHubSignals(ctx context.Context, env *Env, h *hub.Hub, stop context.Ca
 			if err := h.Reload(); err == nil {
 				logger.Info("configuration reloaded")
 			}
+			if scaler != nil {
+				scaler.Reload()
+			}
 		case sig, ok := <-env.Signals:
 			if !ok {
 				return
@@ -122,4 +173,16 @@ func handleHubSignals(ctx context.Context, env *Env, h *hub.Hub, stop context.Ca
 			return
 		}
 	}
+}
+
+// runCapacity reads the per-replica capacity that `brink find-limit --hub`
+// recorded in a run's labels, for policies with `capacity: from-run RUN`.
+type runCapacity struct{ runs *runs.Registry }
+
+func (c runCapacity) Capacity(_ context.Context, run string) (float64, error) {
+	v, err := c.runs.Get(run)
+	if err != nil {
+		return 0, err
+	}
+	return findlimit.CapacityFromLabels(v.Labels)
 }
