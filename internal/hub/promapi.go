@@ -342,19 +342,9 @@ func (h *Hub) handleSeries(w http.ResponseWriter, r *http.Request) {
 		respondError(w, err)
 		return
 	}
-	start, end, err := timeRange(r)
+	start, end, limit, q, err := h.metadataQuerier(r)
 	if err != nil {
 		respondError(w, err)
-		return
-	}
-	limit, err := parseLimit(r)
-	if err != nil {
-		respondError(w, err)
-		return
-	}
-	q, err := h.store.Querier(timestamp(start), timestamp(end))
-	if err != nil {
-		respondError(w, queryError(err))
 		return
 	}
 	defer q.Close()
@@ -406,19 +396,9 @@ func (h *Hub) labelQuery(w http.ResponseWriter, r *http.Request, name string) {
 		respondError(w, err)
 		return
 	}
-	start, end, err := timeRange(r)
+	_, _, limit, q, err := h.metadataQuerier(r)
 	if err != nil {
 		respondError(w, err)
-		return
-	}
-	limit, err := parseLimit(r)
-	if err != nil {
-		respondError(w, err)
-		return
-	}
-	q, err := h.store.Querier(timestamp(start), timestamp(end))
-	if err != nil {
-		respondError(w, queryError(err))
 		return
 	}
 	defer q.Close()
@@ -465,4 +445,20 @@ func timestamp(t time.Time) int64 {
 		return math.MaxInt64
 	}
 	return t.UnixMilli()
+}
+
+// metadataQuerier reads the time range and limit that /series, /labels and
+// /label/<name>/values share and opens a querier over that range. Errors are
+// ready for respondError.
+func (h *Hub) metadataQuerier(r *http.Request) (start, end time.Time, limit int, q storage.Querier, err error) {
+	if start, end, err = timeRange(r); err != nil {
+		return
+	}
+	if limit, err = parseLimit(r); err != nil {
+		return
+	}
+	if q, err = h.store.Querier(timestamp(start), timestamp(end)); err != nil {
+		err = queryError(err)
+	}
+	return
 }
