@@ -41,6 +41,7 @@ type config struct {
 	manyVUs            int
 	manyVUsFor         time.Duration
 	soakFor            time.Duration
+	only               string
 	work               string
 	realtime           bool // run generator and target with a real-time scheduling policy
 }
@@ -67,6 +68,7 @@ func main() {
 	flag.IntVar(&c.manyVUs, "vus", 10000, "VUs for the concurrency run")
 	flag.DurationVar(&c.manyVUsFor, "vus-duration", 10*time.Second, "length of the concurrency run")
 	flag.DurationVar(&c.soakFor, "soak-duration", 60*time.Second, "length of the memory soak run (0 skips it)")
+	flag.StringVar(&c.only, "only", "", "comma-separated steps to run (throughput, vus, arrival, stall, soak); empty runs all")
 	flag.Parse()
 	work, err := os.MkdirTemp("", "brink-loadbench-")
 	if err != nil {
@@ -77,8 +79,13 @@ func main() {
 
 	fmt.Printf("machine: %d CPUs, load average before: %s\n", runtime.NumCPU(), loadavg())
 	var rows []row
-	for _, step := range []func(config) ([]row, error){throughput, manyVUs, arrival, stall, soak} {
-		r, err := step(c)
+	steps := []benchStep{{"throughput", throughput}, {"vus", manyVUs}, {"arrival", arrival}, {"stall", stall}, {"soak", soak}}
+	selected, err := selectSteps(steps, c.only)
+	if err != nil {
+		fail(err)
+	}
+	for _, step := range selected {
+		r, err := step.run(c)
 		if err != nil {
 			fail(err)
 		}
@@ -91,6 +98,34 @@ func main() {
 	for _, r := range rows {
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.measure, r.brink, r.reference, r.goal, r.result)
 	}
+}
+
+type benchStep struct {
+	name string
+	run  func(config) ([]row, error)
+}
+
+// selectSteps keeps the steps named in only (comma-separated), in their
+// usual order; an empty list keeps them all.
+func selectSteps(steps []benchStep, only string) ([]benchStep, error) {
+	if strings.TrimSpace(only) == "" {
+		return steps, nil
+	}
+	want := map[string]bool{}
+	for _, name := range strings.Split(only, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.ContainsFunc(steps, func(s benchStep) bool { return s.name == name }) {
+			return nil, fmt.Errorf("-only: no step named %q (steps: throughput, vus, arrival, stall, soak)", name)
+		}
+		want[name] = true
+	}
+	var kept []benchStep
+	for _, s := range steps {
+		if want[s.name] {
+			kept = append(kept, s)
+		}
+	}
+	return kept, nil
 }
 
 func loadavg() string {

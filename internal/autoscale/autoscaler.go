@@ -499,6 +499,14 @@ func (a *Autoscaler) syncLB(ctx context.Context, st *serviceState, reps []actuat
 		case present:
 			serving++
 			delete(st.firstSeen, r.Name)
+			// A replica that was serving before the autoscaler took over
+			// (from HAProxy's configuration, or added by hand) gets the
+			// policy's cap too, or it alone would take a queue's worth.
+			if s := inLB[r.Name]; cfg.ServerMaxConn > 0 && s.MaxConn != int64(cfg.ServerMaxConn) {
+				if err := a.lb.SetServerMaxConn(ctx, cfg.Backend, r.Name, cfg.ServerMaxConn); err != nil {
+					a.setFault(st, "lb", fmt.Sprintf("%s: cannot set maxconn %d on %s: %v", name, cfg.ServerMaxConn, r.Name, err))
+				}
+			}
 		case r.State == actuator.Running && r.Addr != "" && a.healthy(ctx, st, r):
 			if err := a.lb.AddServerWith(ctx, cfg.Backend, r.Name, r.Addr, lb.ServerOptions{MaxConn: cfg.ServerMaxConn}); err != nil {
 				a.setFault(st, "lb", fmt.Sprintf("%s: cannot add replica %s to backend %s: %v", name, r.Name, cfg.Backend, err))

@@ -65,16 +65,24 @@ services:
       stabilization: 4s
     fast_path: {ratio: 1.3, window: 2s, every: 250ms}
     actuator: {docker: {image: unused}}
-    lb: {drain_timeout: 5s}
+    lb: {drain_timeout: 5s, server_maxconn: 8}
 `, h.Socket)))
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The first replica serves before the autoscaler starts, added without
+	// a cap (as a server from HAProxy's configuration would be): the
+	// autoscaler adopts it and gives it the policy's maxconn.
+	first, _ := act.Replicas(context.Background())
+	if err := h.AddServer(context.Background(), "web", first[0].Name, first[0].Addr); err != nil {
 		t.Fatal(err)
 	}
 	events := &eventLog{}
 	a := New(p, nil, act.registry(), h.HAProxy, events)
 	runAutoscaler(t, a)
-	events.waitFor(t, "the first replica joins the load balancer", 10*time.Second, func() bool {
-		return len(events.of(KindReplicaServing)) == 1
+	events.waitFor(t, "the first replica serving with the policy's maxconn", 10*time.Second, func() bool {
+		ss, err := h.Servers(context.Background(), "web")
+		return err == nil && len(ss) == 1 && ss[0].MaxConn == 8 && len(a.Status()) == 1 && a.Status()[0].Serving == 1
 	})
 
 	loadCtx, stopLoad := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -140,6 +148,9 @@ services:
 	servers, err := h.Servers(context.Background(), "web")
 	if err != nil || len(servers) != 1 {
 		t.Fatalf("backend at the end: %+v, %v", servers, err)
+	}
+	if servers[0].MaxConn != 8 {
+		t.Fatalf("the remaining server has maxconn %d, want the policy's 8", servers[0].MaxConn)
 	}
 }
 

@@ -30,13 +30,22 @@ func autoscalePhase() Phase {
 	return Phase{
 		Name: "autoscale", Title: "Same overload, one replica and the autoscaler", Replicas: 1, InQuick: true,
 		Story: "The same ramp against one replica, with brink's autoscaler watching CPU and requests per replica: " +
-			"it starts replicas through Docker and adds them to HAProxy once they answer, before the first one breaks.",
+			"it starts replicas through Docker and adds them to HAProxy once they answer, before the first one breaks. " +
+			fmt.Sprintf("HAProxy lets %d requests at a time into each replica; the rest wait in its queue for whichever replica is free first, a new one included.", autoscaleServerMaxConn),
 		Duration: 90 * time.Second, QuickDuration: 22 * time.Second,
 		Load:      overloadRamp,
 		Quiet:     autoscaleWindow + 2*time.Second,
 		Alongside: startAutoscaler,
 	}
 }
+
+// autoscaleServerMaxConn is how many requests HAProxy lets into one
+// replica at a time during the autoscale phase. The sample app serves one
+// request at a time and answers its overload page to a request that waited
+// too long inside it; with the cap the excess waits in HAProxy's queue
+// instead, where a replica that joins takes it at once. Eight requests at
+// a few milliseconds each stay far below the app's patience.
+const autoscaleServerMaxConn = 8
 
 // policyYAML is the lab's autoscale policy, as a file `brink hub` would
 // take: scale out when a replica passes 70 % of its measured capacity or of
@@ -67,9 +76,14 @@ func policyYAML(s *Stack, capacity float64) string {
 		labelKeep, labels[labelKeep], labelRole, roleWeb)
 	fmt.Fprintf(&b, "        name_prefix: brink-lab-%s-auto-\n", s.Service())
 	b.WriteString("        stop_timeout: 2s\n")
+	if parent := s.cgroupParent(webCgroup); parent != "" {
+		// Beside the lab's own replicas, sharing the lab's CPU weight.
+		fmt.Fprintf(&b, "        cgroup_parent: %s\n", parent)
+	}
 	b.WriteString("    lb:\n")
 	fmt.Fprintf(&b, "      backend: %s\n", s.Service())
 	b.WriteString("      health_path: /healthz\n      drain_timeout: 10s\n")
+	fmt.Fprintf(&b, "      server_maxconn: %d   # the rest waits in HAProxy's queue, for whichever replica is free first\n", autoscaleServerMaxConn)
 	return b.String()
 }
 

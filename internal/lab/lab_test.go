@@ -446,7 +446,7 @@ func TestPolicyYAML(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.StateDir = "/tmp/brink-lab"
 	s := &Stack{cfg: cfg, dir: "/tmp/brink-lab/20231114-221320-4242", img: images{Brink: "brink-lab/brink:abc", Target: "brink-lab/target:abc"},
-		state: State{ID: "20231114-221320-4242", OwnerPID: 4242, Started: time.Unix(1700000000, 0)}}
+		state: State{ID: "20231114-221320-4242", OwnerPID: 4242, Started: time.Unix(1700000000, 0)}, cgroupParents: true}
 	text := policyYAML(s, 450)
 	golden(t, "autoscale.yaml", []byte(text))
 	p, err := autoscale.ParsePolicy("autoscale.yaml", []byte(text))
@@ -459,6 +459,14 @@ func TestPolicyYAML(t *testing.T) {
 	}
 	if d := svc.Actuator.Docker; d.Image != "brink-lab/target:abc" || d.CPUs != 0.5 || d.Labels[LabelLab] != "20231114-221320-4242" || d.Labels[labelPID] != "4242" {
 		t.Fatalf("docker actuator %+v: want the lab's image, limits and label", d)
+	}
+	// Autoscaled replicas sit beside the lab's own, in its weighted cgroup,
+	// and queue at HAProxy rather than inside the one-at-a-time app.
+	if d := svc.Actuator.Docker; d.CgroupParent != "/brink-lab/20231114-221320-4242/web" {
+		t.Errorf("docker actuator cgroup_parent %q, want the lab's web group", d.CgroupParent)
+	}
+	if svc.LB.ServerMaxConn != autoscaleServerMaxConn {
+		t.Errorf("lb server_maxconn %d, want %d", svc.LB.ServerMaxConn, autoscaleServerMaxConn)
 	}
 }
 

@@ -191,6 +191,15 @@ func (h *HAProxy) AddServerWith(ctx context.Context, backend, name, addr string,
 	return h.command(ctx, fmt.Sprintf("set server %s/%s state ready", backend, name))
 }
 
+// SetServerMaxConn sets backend/name's maxconn (0: no cap) at run time;
+// requests beyond it wait in the backend's queue.
+func (h *HAProxy) SetServerMaxConn(ctx context.Context, backend, name string, maxConn int) error {
+	if maxConn < 0 {
+		return fmt.Errorf("haproxy: server %s/%s: maxconn %d must not be negative", backend, name, maxConn)
+	}
+	return h.command(ctx, fmt.Sprintf("set maxconn server %s/%s %d", backend, name, maxConn))
+}
+
 // Drain puts backend/name in drain state: no new sessions.
 func (h *HAProxy) Drain(ctx context.Context, backend, name string) error {
 	return h.command(ctx, fmt.Sprintf("set server %s/%s state drain", backend, name))

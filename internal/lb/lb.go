@@ -45,6 +45,9 @@ type Balancer interface {
 	WaitIdle(ctx context.Context, backend, name string, timeout time.Duration) (idle bool, err error)
 	// DeleteServer takes a server out of the backend for good.
 	DeleteServer(ctx context.Context, backend, name string) error
+	// SetServerMaxConn changes a server's cap on concurrent connections
+	// (0: none) while it serves.
+	SetServerMaxConn(ctx context.Context, backend, name string, maxConn int) error
 	// FrontendRequests is the number of requests a frontend has received
 	// since the load balancer started (a counter): the offered load, even
 	// when the replicas cannot keep up.

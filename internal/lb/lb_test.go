@@ -430,3 +430,41 @@ func TestRuntimeAPIErrors(t *testing.T) {
 		t.Fatalf("servers %+v, %v: want s2 with maxconn 7", servers, err)
 	}
 }
+
+func TestSetServerMaxConn(t *testing.T) {
+	b := startBackend(t, "s1")
+	h := startHAProxy(t, Config{Services: []ServiceConfig{{
+		Name: "web", Bind: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		Servers: []ServerAddr{{"s1", b.addr}},
+	}}})
+	ctx := context.Background()
+	maxConnOf := func() int64 {
+		t.Helper()
+		ss, err := h.Servers(ctx, "web")
+		if err != nil || len(ss) != 1 {
+			t.Fatalf("servers: %+v, %v", ss, err)
+		}
+		return ss[0].MaxConn
+	}
+	if got := maxConnOf(); got != 0 {
+		t.Fatalf("a server from the configuration without maxconn shows %d", got)
+	}
+	if err := h.SetServerMaxConn(ctx, "web", "s1", 4); err != nil {
+		t.Fatal(err)
+	}
+	if got := maxConnOf(); got != 4 {
+		t.Fatalf("after set maxconn 4: %d", got)
+	}
+	if err := h.SetServerMaxConn(ctx, "web", "s1", 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := maxConnOf(); got != 0 {
+		t.Fatalf("after set maxconn 0 (no cap): %d", got)
+	}
+	if err := h.SetServerMaxConn(ctx, "web", "ghost", 4); err == nil || !strings.Contains(err.Error(), "ghost") {
+		t.Fatalf("unknown server: %v", err)
+	}
+	if err := h.SetServerMaxConn(ctx, "web", "s1", -1); err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Fatalf("negative maxconn: %v", err)
+	}
+}

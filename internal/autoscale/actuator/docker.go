@@ -42,6 +42,12 @@ type DockerConfig struct {
 	Host        string            `yaml:"host"`         // address replicas bind and are reached on; default 127.0.0.1
 	NamePrefix  string            `yaml:"name_prefix"`  // default "<service>-"
 	StopTimeout time.Duration     `yaml:"stop_timeout"` // SIGTERM → SIGKILL grace; default 10s
+	// CgroupParent is docker --cgroup-parent: the cgroup the replicas'
+	// cgroups are created under, so that they share its CPU weight with
+	// replicas started by other means (with Docker's cgroupfs driver a
+	// path such as /brink-lab/<id>/web; with the systemd driver a slice,
+	// e.g. web.slice). Empty: Docker's default.
+	CgroupParent string `yaml:"cgroup_parent"`
 	// Ports is the range replica ports are drawn from, "LOW-HIGH". The
 	// default, 20000-32767, lies below Linux's ephemeral range, so the
 	// outgoing connections of a busy load balancer or load generator cannot
@@ -299,7 +305,8 @@ func (d *Docker) start(ctx context.Context, name string, port int, addr string, 
 		},
 		HostConfig: &container.HostConfig{
 			NetworkMode: "host",
-			Resources:   container.Resources{NanoCPUs: int64(d.cfg.CPUs * 1e9), Memory: memory},
+			Resources: container.Resources{NanoCPUs: int64(d.cfg.CPUs * 1e9), Memory: memory,
+				CgroupParent: d.cfg.CgroupParent},
 		},
 	})
 	if err != nil {

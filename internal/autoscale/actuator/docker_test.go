@@ -7,7 +7,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +24,15 @@ const targetImage = "brink-target:autoscale-test"
 func testService(t *testing.T, prefix string) string {
 	t.Helper()
 	name := fmt.Sprintf("%s-%d", prefix, rand.IntN(1_000_000))
-	t.Cleanup(func() {
-		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label="+LabelService+"="+name).Output()
-		if ids := strings.Fields(string(out)); len(ids) > 0 {
-			_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
-		}
-	})
+	t.Cleanup(func() { removeServiceContainers(name) })
 	return name
+}
+
+func removeServiceContainers(service string) {
+	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label="+LabelService+"="+service).Output()
+	if ids := strings.Fields(string(out)); len(ids) > 0 {
+		_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+	}
 }
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
@@ -60,9 +64,10 @@ func TestDockerActuator(t *testing.T) {
 	testimage.RequireDocker(t)
 	testimage.Build(t, "./cmd/brink-target", targetImage)
 	svc := testService(t, "brink-test-docker")
+	parent := testCgroupParent(t, svc)
 	ctx := context.Background()
 	d, err := NewDocker(ctx, "", svc, DockerConfig{
-		Image: targetImage, CPUs: 0.25, Memory: "64m",
+		Image: targetImage, CPUs: 0.25, Memory: "64m", CgroupParent: parent,
 		Env:     map[string]string{"REPLICA_URL": "http://127.0.0.1:{{port}}/"},
 		Labels:  map[string]string{"team": "shop"},
 		Command: []string{"--listen", "127.0.0.1:{{port}}"},
@@ -103,10 +108,14 @@ func TestDockerActuator(t *testing.T) {
 			Env    []string
 			Labels map[string]string
 		}
+		State struct {
+			Pid int
+		}
 		HostConfig struct {
-			NanoCpus    int64
-			Memory      int64
-			NetworkMode string
+			NanoCpus     int64
+			Memory       int64
+			NetworkMode  string
+			CgroupParent string
 		}
 	}
 	if err := json.Unmarshal(out, &insp); err != nil || len(insp) != 1 {
@@ -114,6 +123,10 @@ func TestDockerActuator(t *testing.T) {
 	}
 	port := reps[0].Addr[strings.LastIndex(reps[0].Addr, ":")+1:]
 	c := insp[0]
+	procCgroups, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.State.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
 	checks := []struct {
 		what string
 		ok   bool
@@ -126,6 +139,8 @@ func TestDockerActuator(t *testing.T) {
 		{"template label", c.Config.Labels["team"] == "shop"},
 		{"PORT env", containsString(c.Config.Env, "PORT="+port)},
 		{"{{port}} in env", containsString(c.Config.Env, "REPLICA_URL=http://127.0.0.1:"+port+"/")},
+		{"--cgroup-parent", parent == "" || c.HostConfig.CgroupParent == parent},
+		{"its process in a cgroup under the parent", parent == "" || strings.Contains(string(procCgroups), parent+"/")},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -155,6 +170,38 @@ func TestDockerActuator(t *testing.T) {
 	if reps, _ := d.Replicas(ctx); len(reps) != 0 {
 		t.Fatalf("after scaling to 0: %+v", reps)
 	}
+}
+
+// testCgroupParent is a --cgroup-parent of the test's own with Docker's
+// cgroupfs driver (removed at the end), or "" with the systemd driver, whose
+// parents must be slices that the test would have to create through
+// systemd.
+func testCgroupParent(t *testing.T, svc string) string {
+	t.Helper()
+	out, err := exec.Command("docker", "info", "--format", "{{.CgroupDriver}}").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "cgroupfs" {
+		t.Logf("cgroup_parent not checked: Docker's cgroup driver is %q", strings.TrimSpace(string(out)))
+		return ""
+	}
+	parent := "/" + svc
+	t.Cleanup(func() {
+		// Cleanups run last first: the containers must go before their
+		// parent's directories can.
+		removeServiceContainers(svc)
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + parent)
+		if d := "/sys/fs/cgroup" + parent; isDir(d) {
+			dirs = append(dirs, d)
+		}
+		for _, d := range dirs {
+			_ = os.Remove(d)
+		}
+	})
+	return parent
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 func containsString(list []string, s string) bool {
