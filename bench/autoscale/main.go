@@ -182,6 +182,7 @@ type result struct {
 	backToMin       time.Duration // after the drop; -1 if never
 	excess, deficit float64       // replica-seconds above / below need
 	maxReplicas     int
+	downWindow      time.Duration // the policy's scale-down stabilisation window
 	loadAfter       string
 	events          []autoscale.Event
 }
@@ -271,6 +272,7 @@ services:
 	} else if name != "brink" {
 		return res, fmt.Errorf("unknown policy %q (want brink or hpa)", name)
 	}
+	res.downWindow = p.Services[0].ScaleDown.Stabilization
 	act, err := actuator.NewDocker(ctx, "", service, dockerTemplate(o))
 	if err != nil {
 		return res, err
@@ -518,12 +520,13 @@ func printTable(o options, rs []result) {
 	row("failed requests (goal 0)", func(r result) string { return fmt.Sprintf("%d of %d", r.failed, r.total) })
 	row("seconds with p95 above the SLO", func(r result) string { return fmt.Sprint(r.aboveSLO) })
 	row("direction reversals at constant load (goal 0)", func(r result) string { return fmt.Sprint(r.reversals) })
-	row("back to min after the drop", func(r result) string {
+	row("back to min after the drop (goal: within the", func(r result) string {
 		if r.backToMin < 0 {
 			return "not within the run"
 		}
 		return secs(r.backToMin)
 	})
+	row("  scale-down window)", func(r result) string { return "window " + secs(r.downWindow) })
 	row("replica-seconds above need", func(r result) string { return fmt.Sprintf("%.0f", r.excess) })
 	row("replica-seconds below need", func(r result) string { return fmt.Sprintf("%.0f", r.deficit) })
 	row("most replicas", func(r result) string { return fmt.Sprint(r.maxReplicas) })

@@ -259,7 +259,7 @@ func Decide(p *ServicePolicy, h *History, in Input) Decision {
 
 	// Stabilisation (HPA stabilizeRecommendationWithBehaviors).
 	upRec, downRec := recommended, recommended
-	upCut, downCut := in.Now.Add(-p.ScaleUp.Stabilization), in.Now.Add(-p.ScaleDown.Stabilization)
+	upCut, downCut := in.Now.Add(-p.stabilizationSpan(p.ScaleUp)), in.Now.Add(-p.stabilizationSpan(p.ScaleDown))
 	if in.Fast {
 		upCut = in.Now // the fast path skips the scale-up window
 	}
@@ -287,6 +287,9 @@ func Decide(p *ServicePolicy, h *History, in Input) Decision {
 		limited = fmt.Sprintf("scale-up stabilisation window %s (lowest recommendation in it: %d)", p.ScaleUp.Stabilization, upRec)
 	case stabilised > recommended && recommended < in.Current:
 		limited = fmt.Sprintf("scale-down stabilisation window %s (highest recommendation in it: %d)", p.ScaleDown.Stabilization, downRec)
+		if p.ScaleDown.FromMeasurements {
+			limited = fmt.Sprintf("scale-down stabilisation window %s of measurements (highest recommendation from them: %d)", p.ScaleDown.Stabilization, downRec)
+		}
 	}
 
 	// Step limits and bounds (HPA convertDesiredReplicasWithBehaviorRate).
@@ -338,6 +341,16 @@ func Decide(p *ServicePolicy, h *History, in Input) Decision {
 		d.Reason = fmt.Sprintf("hold at %d: %s asks %d, held by %s", in.Current, driverText, recommended, limited)
 	}
 	return d
+}
+
+// stabilizationSpan is how far back a direction's recommendations count:
+// its stabilisation window, less the averaging window when the
+// stabilisation spans measurements (see Behavior.FromMeasurements).
+func (p *ServicePolicy) stabilizationSpan(b Behavior) time.Duration {
+	if !b.FromMeasurements {
+		return b.Stabilization
+	}
+	return max(b.Stabilization-p.Window, 0)
 }
 
 func describePolicies(b Behavior) string {

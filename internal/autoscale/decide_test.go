@@ -239,6 +239,62 @@ func TestDecideSequence(t *testing.T) {
 	}
 }
 
+// TestDecideStabilizationFromMeasurements: with the window spanning
+// measurements, replicas are back at what the load needs within one
+// stabilisation window of the drop, not that plus the averaging window:
+// the recommendations made while the 15 s average still held part of the
+// step no longer stretch it.
+func TestDecideStabilizationFromMeasurements(t *testing.T) {
+	for _, tt := range []struct {
+		from      bool
+		wantFirst time.Duration // first scale-in, after the drop
+		wantMin   time.Duration // back to 1
+	}{
+		// As the HPA: the recommendations at drop+5 s (3) and drop+10 s
+		// (2), whose averages still hold some of the step, each count for
+		// 60 s from when they were made.
+		{false, 65 * time.Second, 70 * time.Second},
+		// From measurements: each counts while its oldest sample is within
+		// 60 s: until drop−10+60 and drop−5+60.
+		{true, 50 * time.Second, 55 * time.Second},
+	} {
+		svc := hpaService(1, 10)
+		svc.ScaleDown.Stabilization = 60 * time.Second
+		svc.ScaleDown.FromMeasurements = tt.from
+		var h History
+		current := 1
+		drop := 120 * time.Second
+		// The 15 s average of a load of 300/s before the drop and 50/s after.
+		avg := func(at time.Duration) float64 {
+			hi := min(max(drop-(at-15*time.Second), 0), 15*time.Second)
+			return (300*hi.Seconds() + 50*(15-hi.Seconds())) / 15
+		}
+		first, backToMin := time.Duration(-1), time.Duration(-1)
+		for at := time.Duration(0); at <= 300*time.Second; at += 5 * time.Second {
+			load := 50.0
+			if at >= 30*time.Second {
+				load = avg(at)
+			}
+			d := Decide(svc, &h, Input{Now: t0.Add(at), Current: current, Readings: []Reading{reading(rpsTarget(100), load/float64(current))}})
+			if !d.Change() {
+				continue
+			}
+			if d.Desired < current && first < 0 {
+				first = at - drop
+			}
+			if d.Desired == 1 && current > 1 {
+				backToMin = at - drop
+			}
+			h.Record(t0.Add(at), current, d.Desired)
+			current = d.Desired
+		}
+		if first != tt.wantFirst || backToMin != tt.wantMin {
+			t.Errorf("from measurements %v: first scale-in %v and back to 1 %v after the drop, want %v and %v",
+				tt.from, first, backToMin, tt.wantFirst, tt.wantMin)
+		}
+	}
+}
+
 func TestVictims(t *testing.T) {
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	reps := []actuator.Replica{

@@ -53,6 +53,18 @@ type Behavior struct {
 	// Stabilization: the highest (scale-down) or lowest (scale-up)
 	// recommendation over this window is used, which damps flapping.
 	Stabilization time.Duration
+	// FromMeasurements makes Stabilization span the measurements behind
+	// the recommendations rather than the recommendations' own times
+	// (stabilization_from: measurements, brink's default for scale-down).
+	// A recommendation made at t averages the service's Window up to t;
+	// it counts while its oldest sample is within Stabilization, so the
+	// recommendations of the last Stabilization − Window count. A burst
+	// still holds the replicas for Stabilization after it (the last
+	// recommendation whose average includes it is made up to Window
+	// later), but the averaging no longer adds to the window: after a drop
+	// the replicas are back within Stabilization, not Stabilization plus
+	// Window. The HPA counts from its recommendations (false).
+	FromMeasurements bool
 	// Select picks among Policies: "max" (the largest change allowed),
 	// "min" (the smallest) or "disabled" (never scale in this direction).
 	Select   string
@@ -179,7 +191,7 @@ func defaultScaleUp() Behavior {
 }
 
 func defaultScaleDown() Behavior {
-	return Behavior{Stabilization: 60 * time.Second, Select: "max", Policies: []StepPolicy{
+	return Behavior{Stabilization: 60 * time.Second, FromMeasurements: true, Select: "max", Policies: []StepPolicy{
 		{Percent: 100, Period: 15 * time.Second},
 	}}
 }
@@ -523,13 +535,23 @@ func (ps *parser) checkPromQL(n *yaml.Node, what string) error {
 }
 
 func (ps *parser) behavior(n *yaml.Node, what string, b Behavior) (Behavior, error) {
-	m, _, err := ps.mapping(n, what, "stabilization", "select", "policies")
+	m, _, err := ps.mapping(n, what, "stabilization", "stabilization_from", "select", "policies")
 	if err != nil {
 		return b, err
 	}
 	if kv, ok := m["stabilization"]; ok {
 		if b.Stabilization, err = ps.duration(kv[1], what+": stabilization", 0, time.Hour); err != nil {
 			return b, err
+		}
+	}
+	if kv, ok := m["stabilization_from"]; ok {
+		switch kv[1].Value {
+		case "measurements":
+			b.FromMeasurements = true
+		case "decisions":
+			b.FromMeasurements = false
+		default:
+			return b, ps.errAt(kv[1], "%s: stabilization_from %q must be measurements (the window spans the samples behind the recommendations) or decisions (as the HPA: the recommendations' own times)", what, kv[1].Value)
 		}
 	}
 	if kv, ok := m["select"]; ok {

@@ -53,11 +53,12 @@ func TestPolicyDefaults(t *testing.T) {
 	}
 	s := p.Services[0]
 	if p.Interval != 5*time.Second || s.Min != 1 || s.Tolerance != 0.1 || s.Window != 15*time.Second ||
-		!s.Fast.Enabled || s.Fast.Ratio != 1.3 || s.ScaleDown.Stabilization != 60*time.Second || s.ScaleUp.Stabilization != 0 {
+		!s.Fast.Enabled || s.Fast.Ratio != 1.3 || s.ScaleDown.Stabilization != 60*time.Second || s.ScaleUp.Stabilization != 0 ||
+		!s.ScaleDown.FromMeasurements {
 		t.Fatalf("defaults: %+v", s)
 	}
 	h := HPADefault(p).Services[0]
-	if HPADefault(p).Interval != 15*time.Second || h.ScaleDown.Stabilization != 300*time.Second || h.Fast.Enabled ||
+	if HPADefault(p).Interval != 15*time.Second || h.ScaleDown.Stabilization != 300*time.Second || h.ScaleDown.FromMeasurements || h.Fast.Enabled ||
 		len(h.ScaleUp.Policies) != 2 || h.Max != 3 || h.Actuator.Docker.Image != "x" {
 		t.Fatalf("HPA defaults: %+v", h)
 	}
@@ -103,11 +104,13 @@ func TestPolicyErrors(t *testing.T) {
 			"p.yaml:8:11: service \"web\": scale_down: a policy needs a period"},
 		{"bad select", "services:\n  web:\n    max: 2\n" + ok + "    scale_down:\n      select: fastest\n",
 			"p.yaml:7:15: service \"web\": scale_down: select \"fastest\" must be max, min or disabled"},
+		{"bad stabilization_from", "services:\n  web:\n    max: 2\n" + ok + "    scale_down:\n      stabilization_from: samples\n",
+			"p.yaml:7:27: service \"web\": scale_down: stabilization_from \"samples\" must be measurements"},
 		{"no actuator", "services:\n  web:\n    max: 2\n    targets: [{cpu: 0.5}]\n", "p.yaml:2:3: service \"web\": actuator is required: one of docker, swarm, marathon, kubernetes"},
 		{"unknown actuator", "services:\n  web:\n    max: 2\n    targets: [{cpu: 0.5}]\n    actuator: {nomad: {}}\n",
 			"p.yaml:5:16: unknown key \"nomad\" in service \"web\": actuator (allowed: docker, swarm, marathon, kubernetes)"},
 		{"unknown docker key", "services:\n  web:\n    max: 2\n    targets: [{cpu: 0.5}]\n    actuator:\n      docker:\n        image: x\n        cpu: 0.5\n",
-			"p.yaml:8:9: unknown key \"cpu\" in service \"web\": actuator docker (allowed: image, cpus, memory, env, labels, command, port_env, host, name_prefix, stop_timeout, ports)"},
+			"p.yaml:8:9: unknown key \"cpu\" in service \"web\": actuator docker (allowed: image, cpus, memory, env, labels, command, port_env, host, name_prefix, stop_timeout, cgroup_parent, ports)"},
 		{"docker type error", "services:\n  web:\n    max: 2\n    targets: [{cpu: 0.5}]\n    actuator:\n      docker:\n        image: x\n        cpus: half\n",
 			"p.yaml:8:15: service \"web\": actuator docker: cannot unmarshal !!str `half` into float64"},
 		{"docker invalid", "services:\n  web:\n    max: 2\n    targets: [{cpu: 0.5}]\n    actuator:\n      docker:\n        memory: 1g\n",
