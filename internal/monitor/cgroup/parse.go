@@ -2,35 +2,21 @@ package cgroup
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math"
+
+	"github.com/brinkhq/brink/internal/monitor/internal/decimal"
 )
 
 // The parsers below work on the raw bytes of one cgroup file without
 // allocating: they run for every container every tick.
 
-var errSyntax = errors.New("unexpected content")
+var errSyntax = decimal.ErrSyntax
 
 // parseUint parses a decimal unsigned integer surrounded by optional
 // whitespace ("12345\n").
 func parseUint(b []byte) (uint64, error) {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return 0, fmt.Errorf("empty value: %w", errSyntax)
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("%q is not a number: %w", b, errSyntax)
-		}
-		d := uint64(c - '0')
-		if v > (math.MaxUint64-d)/10 {
-			return 0, fmt.Errorf("%q overflows: %w", b, errSyntax)
-		}
-		v = v*10 + d
-	}
-	return v, nil
+	return decimal.ParseUint(bytes.TrimSpace(b))
 }
 
 // parseInt parses a decimal integer that may be negative ("-1" is cgroup

@@ -2,13 +2,14 @@ package procfs
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/brinkhq/brink/internal/monitor/internal/decimal"
 )
 
-var errSyntax = errors.New("unexpected content")
+var errSyntax = decimal.ErrSyntax
 
 // UserHZ is the unit of the CPU times in /proc/stat and /proc/<pid>/stat.
 const UserHZ = 100
@@ -33,23 +34,7 @@ func nextField(b []byte) (field, rest []byte) {
 	return b[i:j], b[j:]
 }
 
-func parseUint(b []byte) (uint64, error) {
-	if len(b) == 0 {
-		return 0, fmt.Errorf("empty number: %w", errSyntax)
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("%q is not a number: %w", b, errSyntax)
-		}
-		d := uint64(c - '0')
-		if v > (math.MaxUint64-d)/10 {
-			return 0, fmt.Errorf("%q overflows: %w", b, errSyntax)
-		}
-		v = v*10 + d
-	}
-	return v, nil
-}
+func parseUint(b []byte) (uint64, error) { return decimal.ParseUint(b) }
 
 // CPUModes are the columns of a cpu line in /proc/stat, in order.
 var CPUModes = [...]string{"user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"}
