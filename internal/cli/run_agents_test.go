@@ -166,6 +166,12 @@ func TestRunAcrossAgents(t *testing.T) {
 	if got, served := int64(sum["requests"].(float64)), srv.Stats().Requests; got != served || served != 120 {
 		t.Errorf("summary %d requests, the target served %d (want 120)", got, served)
 	}
+	// The generator side is in the JSON too: two agents, the start skew
+	// that stdout printed, complete.
+	agents, _ := sum["agents"].(map[string]any)
+	if skew, _ := agents["start_skew_ms"].(float64); agents["count"] != 2.0 || skew <= 0 || agents["complete"] != true {
+		t.Errorf("summary agents %v: want count 2, a start skew, complete", agents)
+	}
 
 	// A scenario file with an override and a threshold that fails: exit
 	// code 99, like a local run.

@@ -98,6 +98,25 @@ type Summary struct {
 	Timeline      []TimelinePoint        `json:"timeline"`
 	Thresholds    []ThresholdResult      `json:"thresholds"`
 	ThresholdOK   bool                   `json:"thresholds_ok"`
+	// Agents is how the agents of a distributed run did (nil for a local
+	// run).
+	Agents *AgentsSummary `json:"agents,omitempty"`
+}
+
+// AgentsSummary is the generator side of a run across agents.
+type AgentsSummary struct {
+	Count int `json:"count"`
+	// StartSkewMs is the time between the first and the last agent's first
+	// iteration (nil when it was not measured), on clocks synchronized to
+	// within ClockUncertaintyMs.
+	StartSkewMs        *float64 `json:"start_skew_ms,omitempty"`
+	ClockUncertaintyMs float64  `json:"clock_uncertainty_ms"`
+	// Saturated agents could not produce their share; Lost ones stopped
+	// reporting during the run.
+	Saturated []string `json:"saturated,omitempty"`
+	Lost      []string `json:"lost,omitempty"`
+	// Complete is false when the hub misses seconds an agent produced.
+	Complete bool `json:"complete"`
 }
 
 // Accumulator folds a stream of complete (already merged) Seconds into a

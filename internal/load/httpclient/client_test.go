@@ -503,3 +503,71 @@ func TestConnectedAheadThenClosedByServer(t *testing.T) {
 		t.Fatalf("err=%v status=%d reconnected=%v, server saw %d", res.Err, res.Status, res.Reconnected, requests.Load())
 	}
 }
+
+// A proxy that times out a connection opened ahead answers 408 and closes
+// it before any request (HAProxy's default for "pre-connect" probes): the
+// request goes again on a fresh connection, and is not a failure. A 408 to
+// a request on a fresh connection is the server's answer and stays one.
+func TestProxy408OnIdleConnectionRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const timeout408 = "HTTP/1.1 408 Request Time-out\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+	var conns, served atomic.Int64
+	always408 := atomic.Bool{}
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := conns.Add(1)
+			go func() {
+				defer nc.Close()
+				if n == 1 {
+					// The probe timeout: answer without a request, then close.
+					time.Sleep(50 * time.Millisecond)
+					_, _ = io.WriteString(nc, timeout408)
+					return
+				}
+				br := bufio.NewReader(nc)
+				for {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					if always408.Load() {
+						_, _ = io.WriteString(nc, timeout408)
+						return
+					}
+					served.Add(1)
+					_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	s := New(Options{Timeout: 5 * time.Second}, nil).NewSession()
+	defer s.Close()
+	req := mustPrepare(t, "GET", "http://"+ln.Addr().String()+"/", nil, nil)
+	if err := s.Connect(req.Endpoint); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the 408 is waiting in the socket
+	var res Result
+	s.Do(req, Capture{}, &res)
+	if res.Err != nil || res.Status != 200 || !res.Reconnected || served.Load() != 1 || conns.Load() != 2 {
+		t.Fatalf("err=%v status=%d reconnected=%v; served %d on %d connections", res.Err, res.Status, res.Reconnected, served.Load(), conns.Load())
+	}
+	// The server itself answers 408 to a request on a fresh connection:
+	// that is its answer, reported as such, not retried.
+	always408.Store(true)
+	s.Do(req, Capture{}, &res) // on the kept-alive connection: retried once, on a fresh one
+	if res.Err != nil || res.Status != 408 || conns.Load() != 3 {
+		t.Fatalf("a 408 from the server: err=%v status=%d after %d connections", res.Err, res.Status, conns.Load())
+	}
+	s.Do(req, Capture{}, &res) // on a fresh connection: no retry
+	if res.Err != nil || res.Status != 408 || conns.Load() != 4 {
+		t.Fatalf("a 408 on a fresh connection: err=%v status=%d after %d connections", res.Err, res.Status, conns.Load())
+	}
+}

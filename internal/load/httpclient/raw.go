@@ -159,6 +159,18 @@ func (c *rawConn) do(req *Request, capture Capture, res *Result) {
 				err = fmt.Errorf("%w (%v)", errInterrupted, err)
 			}
 			res.Err = err
+			break
+		}
+		// A proxy that timed out a connection we opened ahead or kept
+		// alive answers 408 and closes it (HAProxy does, unless
+		// http-ignore-probes); the answer waited in the socket for our
+		// next request. The request never reached the application, so it
+		// goes again on a fresh connection, as net/http does and RFC 9110
+		// (15.5.9) allows.
+		if idled && attempt == 0 && res.Status == http.StatusRequestTimeout {
+			c.close()
+			*res = Result{Start: res.Start}
+			continue
 		}
 		break
 	}
