@@ -283,7 +283,31 @@ func varyingKnee(tl *timeline, first, last int, rpi float64, o Options) *Knee {
 			// worst latency of all, not a missing one.
 			return tl.p95S[i] > limit || (math.IsNaN(tl.p95S[i]) && tl.offered[i] > 0)
 		}
-		if i := firstSustained(start, last+1, o.Sustain, above); i >= 0 {
+		// A knee holds: at the load where latency turned up and above it,
+		// latency stays up for at least half of the seconds. A stretch that
+		// falls back to the low-load level while the load holds was a
+		// hiccup (a pause of the host, a replica joining), not a bend.
+		persists := func(i int) bool {
+			seconds, up := 0, 0
+			for n := i; n <= last; n++ {
+				if tl.offered[n] >= 0.95*tl.offered[i] {
+					seconds++
+					if above(n) {
+						up++
+					}
+				}
+			}
+			return 2*up >= seconds
+		}
+		i := firstSustained(start, last+1, o.Sustain, above)
+		for i >= 0 && !persists(i) {
+			next := i
+			for next <= last && above(next) {
+				next++
+			}
+			i = firstSustained(next, last+1, o.Sustain, above)
+		}
+		if i >= 0 {
 			j := i
 			for j-1 >= start && (tl.p95S[j-1] > 1.2*b.p95 || math.IsNaN(tl.p95S[j-1])) {
 				j--

@@ -15,13 +15,14 @@ type model struct {
 	seconds    int
 	offered    func(t int) float64 // iterations/s (open) or VUs (closed)
 	closed     bool
-	capacity   float64 // good req/s at most
-	collapseAt float64 // offered load from which the service stops answering (0: never)
-	baseP95    float64 // ms at low load
-	latencyAt  float64 // offered load from which p95 rises (0: at capacity)
-	errorsAt   float64 // offered load from which 20% of requests fail (0: never)
-	noise      float64 // relative noise of throughput and latency
-	spikes     bool    // add single-second outliers
+	capacity   float64             // good req/s at most
+	collapseAt float64             // offered load from which the service stops answering (0: never)
+	baseP95    float64             // ms at low load
+	latencyAt  float64             // offered load from which p95 rises (0: at capacity)
+	errorsAt   float64             // offered load from which 20% of requests fail (0: never)
+	noise      float64             // relative noise of throughput and latency
+	spikes     bool                // add single-second outliers
+	bump       func(t int) float64 // p95 multiplier per second (nil: 1)
 	dropped    func(t int, offered float64) int64
 }
 
@@ -60,6 +61,9 @@ func (m model) timeline(seed uint64) []results.TimelinePoint {
 		}
 		if m.collapseAt > 0 && x >= m.collapseAt {
 			good, failed = 0, 0
+		}
+		if m.bump != nil {
+			p95 *= m.bump(t)
 		}
 		if m.spikes && t%17 == 5 {
 			good *= 0.3
@@ -120,6 +124,15 @@ func TestKneeOnSyntheticRuns(t *testing.T) {
 		{name: "closed model: throughput stops rising with VUs",
 			m:        model{seconds: 120, offered: func(t int) float64 { return float64(1 + t/4) }, closed: true, capacity: 2000, baseP95: 10, noise: 0.02},
 			wantKnee: true, wantOffered: 20, tolerance: 0.2},
+		{name: "a few seconds of high latency that pass while the load holds are no knee",
+			m: model{seconds: 90, offered: func(t int) float64 { return min(100+7.5*float64(t), 550) }, capacity: 5000, baseP95: 1.6, noise: 0.03,
+				bump: func(t int) float64 {
+					if t >= 66 && t < 72 {
+						return 4 // a replica joining, a pause of the host
+					}
+					return 1
+				}},
+			wantKnee: false},
 		{name: "constant load that the service keeps up with",
 			m:        model{seconds: 60, offered: func(int) float64 { return 500 }, capacity: 1000, baseP95: 5, noise: 0.03},
 			wantKnee: false},
