@@ -146,7 +146,6 @@ func runWithAgents(ctx context.Context, env *Env, fs *pflag.FlagSet, f *runFlags
 	if err := json.Unmarshal(result.SummaryJson, &summary); err != nil {
 		return WithExit(ExitError, fmt.Errorf("the hub's summary of run %s: %w", resp.RunId, err), "")
 	}
-	summary.Agents = agentsSummary(result, len(view.lastRows()))
 	summary.Thresholds = threshold.Evaluate(thresholds, &summary)
 	summary.ThresholdOK = threshold.AllOK(summary.Thresholds)
 
@@ -475,17 +474,6 @@ func (v *agentView) lastRows() []*brinkv1.AgentRow {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.rows
-}
-
-// agentsSummary is the run result's generator side, for --out json.
-func agentsSummary(r *brinkv1.RunResult, agents int) *results.AgentsSummary {
-	a := &results.AgentsSummary{Count: agents, ClockUncertaintyMs: float64(r.ClockUncertaintyNs) / 1e6,
-		Saturated: r.SaturatedAgents, Lost: r.LostAgents, Complete: r.Complete}
-	if r.StartSkewNs > 0 {
-		ms := float64(r.StartSkewNs) / 1e6
-		a.StartSkewMs = &ms
-	}
-	return a
 }
 
 // writeAgentSummary prints how the agents did: the start skew, lost and

@@ -169,8 +169,9 @@ func TestRunAcrossAgents(t *testing.T) {
 	// The generator side is in the JSON too: two agents, the start skew
 	// that stdout printed, complete.
 	agents, _ := sum["agents"].(map[string]any)
-	if skew, _ := agents["start_skew_ms"].(float64); agents["count"] != 2.0 || skew <= 0 || agents["complete"] != true {
-		t.Errorf("summary agents %v: want count 2, a start skew, complete", agents)
+	list, _ := agents["agents"].([]any)
+	if skew, _ := agents["start_skew_ms"].(float64); len(list) != 2 || skew <= 0 || agents["complete"] != true {
+		t.Errorf("summary agents %v: want 2 agents, a start skew, complete", agents)
 	}
 
 	// A scenario file with an override and a threshold that fails: exit

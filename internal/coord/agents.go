@@ -219,8 +219,14 @@ func (c *Coordinator) heartbeat(req *brinkv1.HeartbeatRequest) bool {
 	if r != nil {
 		m = r.member(req.Name)
 	}
+	sameMember := m != nil && m.instance == req.Instance
+	if sameMember && r.settled() {
+		// The run's record keeps the agent's final counts: the acks of its
+		// last seconds reach the hub after the run settled.
+		m.status = st
+	}
 	switch {
-	case m != nil && m.instance == req.Instance && !r.settled():
+	case sameMember && !r.settled():
 		r.statusLocked(c, m, st, now)
 	case st.State == brinkv1.AgentState_AGENT_STATE_DONE || st.State == brinkv1.AgentState_AGENT_STATE_FAILED:
 		// A run settled (or forgotten) while the agent could not hear the

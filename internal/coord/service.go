@@ -370,7 +370,8 @@ func (c *Coordinator) settle(id string) {
 		a.Held = held[a.Name]
 		section.Complete = section.Complete && a.Held >= a.Produced
 	}
-	summaryJSON, err := summaryWithAgents(&summary, &section)
+	summary.Agents = &section
+	summaryJSON, err := json.Marshal(&summary)
 	if err != nil {
 		c.log.Error("encoding the summary of a distributed run", "run", id, "err", err)
 	}
@@ -414,46 +415,12 @@ func (c *Coordinator) settle(id string) {
 		"thresholds_ok", summary.ThresholdOK, "complete", complete, "start_skew", time.Duration(skew))
 }
 
-// AgentsSummary is what a distributed run's summary (as the hub keeps it,
-// GET /api/v1/runs/<id>) holds beyond results.Summary, under "agents".
-type AgentsSummary struct {
-	Policy             string         `json:"on_agent_loss"`
-	StartSkewMs        float64        `json:"start_skew_ms"`
-	ClockUncertaintyMs float64        `json:"clock_uncertainty_ms"`
-	Complete           bool           `json:"complete"`
-	Agents             []AgentSummary `json:"agents"`
-}
+// AgentsSummary is what a distributed run's summary holds beyond the
+// merged seconds, under "agents".
+type AgentsSummary = results.AgentsSummary
 
 // AgentSummary is one agent's part in a distributed run.
-type AgentSummary struct {
-	Name     string `json:"name"`
-	Hostname string `json:"hostname"`
-	Version  string `json:"version"`
-	// done, failed or lost
-	Outcome   string `json:"outcome"`
-	LoadMoved bool   `json:"load_moved"`
-	// Seconds the agent produced, and those the hub holds.
-	Produced         uint64 `json:"produced_seconds"`
-	Held             uint64 `json:"held_seconds"`
-	Saturated        bool   `json:"saturated"`
-	SaturationReason string `json:"saturation_reason,omitempty"`
-}
-
-// summaryWithAgents is the summary's JSON with the agents' section added.
-func summaryWithAgents(s *results.Summary, a *AgentsSummary) ([]byte, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return nil, err
-	}
-	if fields["agents"], err = json.Marshal(a); err != nil {
-		return nil, err
-	}
-	return json.Marshal(fields)
-}
+type AgentSummary = results.AgentSummary
 
 // summarize merges every stored second of the run across agents and folds
 // them, in order, into a summary; it also counts the seconds held per

@@ -291,14 +291,11 @@ func summaryOf(v runs.View) (*results.Summary, *coord.AgentsSummary, error) {
 	if len(v.Summary) == 0 || string(v.Summary) == "null" {
 		return nil, nil, nil
 	}
-	var s struct {
-		results.Summary
-		Agents *coord.AgentsSummary `json:"agents"`
-	}
+	var s results.Summary
 	if err := json.Unmarshal(v.Summary, &s); err != nil {
 		return nil, nil, fmt.Errorf("run %s: its stored summary is not a run summary: %w", v.ID, err)
 	}
-	return &s.Summary, s.Agents, nil
+	return &s, s.Agents, nil
 }
 
 // timelineOf rebuilds the per-second load of a run without a final

@@ -103,20 +103,34 @@ type Summary struct {
 	Agents *AgentsSummary `json:"agents,omitempty"`
 }
 
-// AgentsSummary is the generator side of a run across agents.
+// AgentsSummary is how the agents of a run across agents did: the hub
+// writes it into the run's summary (GET /api/v1/runs/<id>), and `brink run
+// --agents` into its --out json.
 type AgentsSummary struct {
-	Count int `json:"count"`
+	Policy string `json:"on_agent_loss"`
 	// StartSkewMs is the time between the first and the last agent's first
-	// iteration (nil when it was not measured), on clocks synchronized to
+	// iteration (0 when it was not measured), on clocks synchronized to
 	// within ClockUncertaintyMs.
-	StartSkewMs        *float64 `json:"start_skew_ms,omitempty"`
-	ClockUncertaintyMs float64  `json:"clock_uncertainty_ms"`
-	// Saturated agents could not produce their share; Lost ones stopped
-	// reporting during the run.
-	Saturated []string `json:"saturated,omitempty"`
-	Lost      []string `json:"lost,omitempty"`
+	StartSkewMs        float64 `json:"start_skew_ms"`
+	ClockUncertaintyMs float64 `json:"clock_uncertainty_ms"`
 	// Complete is false when the hub misses seconds an agent produced.
-	Complete bool `json:"complete"`
+	Complete bool           `json:"complete"`
+	Agents   []AgentSummary `json:"agents"`
+}
+
+// AgentSummary is one agent's part in a run across agents.
+type AgentSummary struct {
+	Name     string `json:"name"`
+	Hostname string `json:"hostname"`
+	Version  string `json:"version"`
+	// done, failed or lost
+	Outcome   string `json:"outcome"`
+	LoadMoved bool   `json:"load_moved"`
+	// Seconds the agent produced, and those the hub holds.
+	Produced         uint64 `json:"produced_seconds"`
+	Held             uint64 `json:"held_seconds"`
+	Saturated        bool   `json:"saturated"`
+	SaturationReason string `json:"saturation_reason,omitempty"`
 }
 
 // Accumulator folds a stream of complete (already merged) Seconds into a
