@@ -64,6 +64,10 @@ func (d Decision) Change() bool { return d.Desired != d.Current }
 // kept exactly as the HPA controller keeps them.
 type History struct {
 	seeded bool
+	// seed is the count the windows open with (HPA): it stands for the
+	// measurements from before the autoscaler started, which nobody took,
+	// so it counts for each whole window whatever the windows span.
+	seed   *timedInt
 	recs   []timedInt // unstabilised recommendations
 	ups    []timedInt // replicas added, per scale event
 	down   []timedInt // replicas removed, per scale event
@@ -211,7 +215,7 @@ func Decide(p *ServicePolicy, h *History, in Input) Decision {
 		// the current count, so a restart never scales in at once.
 		h.seeded = true
 		if p.ScaleDown.Stabilization > 0 {
-			h.recs = append(h.recs, timedInt{in.Now, in.Current})
+			h.seed = &timedInt{in.Now, in.Current}
 		}
 	}
 
@@ -269,6 +273,14 @@ func Decide(p *ServicePolicy, h *History, in Input) Decision {
 		}
 		if r.t.After(downCut) && r.n > downRec {
 			downRec = r.n
+		}
+	}
+	if sd := h.seed; sd != nil {
+		if sd.t.After(in.Now.Add(-p.ScaleUp.Stabilization)) && !in.Fast && sd.n < upRec {
+			upRec = sd.n
+		}
+		if sd.t.After(in.Now.Add(-p.ScaleDown.Stabilization)) && sd.n > downRec {
+			downRec = sd.n
 		}
 	}
 	stabilised := in.Current

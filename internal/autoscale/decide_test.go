@@ -295,6 +295,27 @@ func TestDecideStabilizationFromMeasurements(t *testing.T) {
 	}
 }
 
+// TestDecideSeedHoldsTheWholeWindow: the count the autoscaler starts with
+// stands for measurements nobody took, so it holds for the whole
+// scale-down window even when the window spans measurements and is shorter
+// than the averaging window (which leaves no past recommendation in it).
+func TestDecideSeedHoldsTheWholeWindow(t *testing.T) {
+	svc := hpaService(1, 10)
+	svc.ScaleDown.Stabilization = 3 * time.Second
+	svc.ScaleDown.FromMeasurements = true // span max(3 s − 15 s, 0) = 0
+	var h History
+	low := []Reading{reading(rpsTarget(100), 10)}
+	for _, tt := range []struct {
+		at   time.Duration
+		want int
+	}{{0, 2}, {2 * time.Second, 2}, {4 * time.Second, 1}} {
+		d := Decide(svc, &h, Input{Now: t0.Add(tt.at), Current: 2, Readings: low})
+		if d.Desired != tt.want {
+			t.Fatalf("at +%v: desired %d, want %d (%s)", tt.at, d.Desired, tt.want, d.Reason)
+		}
+	}
+}
+
 func TestVictims(t *testing.T) {
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	reps := []actuator.Replica{
