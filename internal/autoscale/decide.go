@@ -67,10 +67,10 @@ type History struct {
 	// seed is the count the windows open with (HPA): it stands for the
 	// measurements from before the autoscaler started, which nobody took,
 	// so it counts for each whole window whatever the windows span.
-	seed   *timedInt
-	recs   []timedInt // unstabilised recommendations
-	ups    []timedInt // replicas added, per scale event
-	down   []timedInt // replicas removed, per scale event
+	seed *timedInt
+	recs []timedInt // unstabilised recommendations
+	ups  []timedInt // replicas added, per scale event
+	down []timedInt // replicas removed, per scale event
 }
 
 type timedInt struct {
