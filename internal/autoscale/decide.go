@@ -362,8 +362,17 @@ func (p *ServicePolicy) stabilizationSpan(b Behavior) time.Duration {
 	if !b.FromMeasurements {
 		return b.Stabilization
 	}
-	return max(b.Stabilization-p.Window, 0)
+	// A recommendation whose oldest sample is exactly Stabilization old is
+	// out. With the usual round figures (60 s − 15 s, decided every 5 s)
+	// that moment falls on a decision tick, where a millisecond of timer
+	// jitter would otherwise decide between now and one interval later.
+	return max(b.Stabilization-p.Window-stabilizationResolution, 0)
 }
+
+// stabilizationResolution is how finely stabilisation compares times when
+// it spans measurements: far coarser than timer jitter, far finer than any
+// decision interval.
+const stabilizationResolution = 100 * time.Millisecond
 
 func describePolicies(b Behavior) string {
 	if b.Select == "disabled" {

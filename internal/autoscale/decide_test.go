@@ -270,9 +270,12 @@ func TestDecideStabilizationFromMeasurements(t *testing.T) {
 			return (300*hi.Seconds() + 50*(15-hi.Seconds())) / 15
 		}
 		first, backToMin := time.Duration(-1), time.Duration(-1)
-		for at := time.Duration(0); at <= 300*time.Second; at += 5 * time.Second {
+		for tick := time.Duration(0); tick <= 300*time.Second; tick += 5 * time.Second {
+			// Timer jitter of a millisecond either way must not move a
+			// decision by a whole interval.
+			at := tick + time.Duration(1-2*(int(tick/(5*time.Second))%2))*time.Millisecond
 			load := 50.0
-			if at >= 30*time.Second {
+			if tick >= 30*time.Second {
 				load = avg(at)
 			}
 			d := Decide(svc, &h, Input{Now: t0.Add(at), Current: current, Readings: []Reading{reading(rpsTarget(100), load/float64(current))}})
@@ -280,10 +283,10 @@ func TestDecideStabilizationFromMeasurements(t *testing.T) {
 				continue
 			}
 			if d.Desired < current && first < 0 {
-				first = at - drop
+				first = tick - drop
 			}
 			if d.Desired == 1 && current > 1 {
-				backToMin = at - drop
+				backToMin = tick - drop
 			}
 			h.Record(t0.Add(at), current, d.Desired)
 			current = d.Desired
