@@ -10,6 +10,7 @@ import (
 	"github.com/brinkhq/brink/internal/coord"
 	"github.com/brinkhq/brink/internal/histogram"
 	"github.com/brinkhq/brink/internal/hub/wire"
+	"github.com/brinkhq/brink/internal/results"
 	"github.com/brinkhq/brink/internal/target"
 )
 
@@ -81,8 +82,8 @@ func TestDistributedRunIsExact(t *testing.T) {
 	}
 	// The run's summary, as the hub keeps it, says how the agents did.
 	var kept struct {
-		Requests int64               `json:"requests"`
-		Agents   coord.AgentsSummary `json:"agents"`
+		Requests int64                 `json:"requests"`
+		Agents   results.AgentsSummary `json:"agents"`
 	}
 	if err := json.Unmarshal(view.Summary, &kept); err != nil {
 		t.Fatal(err)

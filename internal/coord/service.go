@@ -333,10 +333,10 @@ func (c *Coordinator) settle(id string) {
 	}
 	var sources []src
 	var lost, saturated []string
-	section := AgentsSummary{Policy: r.policy, StartSkewMs: float64(r.skewNs) / 1e6, ClockUncertaintyMs: float64(r.clockUncertaintyNs) / 1e6}
+	section := results.AgentsSummary{Policy: r.policy, StartSkewMs: float64(r.skewNs) / 1e6, ClockUncertaintyMs: float64(r.clockUncertaintyNs) / 1e6}
 	for _, m := range r.members {
 		sources = append(sources, src{m.name, m.status.GetProducedSequence()})
-		section.Agents = append(section.Agents, AgentSummary{Name: m.name, Hostname: m.hostname, Version: m.version,
+		section.Agents = append(section.Agents, results.AgentSummary{Name: m.name, Hostname: m.hostname, Version: m.version,
 			Outcome: m.link(), LoadMoved: m.givenAway, Produced: m.status.GetProducedSequence(),
 			Saturated: m.saturated, SaturationReason: m.saturation})
 		if m.lost {
@@ -414,13 +414,6 @@ func (c *Coordinator) settle(id string) {
 	c.log.Info("distributed run settled", "run", id, "state", r.state, "requests", summary.Requests,
 		"thresholds_ok", summary.ThresholdOK, "complete", complete, "start_skew", time.Duration(skew))
 }
-
-// AgentsSummary is what a distributed run's summary holds beyond the
-// merged seconds, under "agents".
-type AgentsSummary = results.AgentsSummary
-
-// AgentSummary is one agent's part in a distributed run.
-type AgentSummary = results.AgentSummary
 
 // summarize merges every stored second of the run across agents and folds
 // them, in order, into a summary; it also counts the seconds held per

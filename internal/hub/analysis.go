@@ -287,7 +287,7 @@ func computeAnalysis(ctx context.Context, q analysis.Querier, evs *events.Log, v
 
 // summaryOf decodes the final summary a run's reporter sent, and the
 // agents' section a distributed run's summary carries (nil, nil: none).
-func summaryOf(v runs.View) (*results.Summary, *coord.AgentsSummary, error) {
+func summaryOf(v runs.View) (*results.Summary, *results.AgentsSummary, error) {
 	if len(v.Summary) == 0 || string(v.Summary) == "null" {
 		return nil, nil, nil
 	}
@@ -334,7 +334,7 @@ const agentCPUReason = "CPU at"
 // CPU-saturated by the end of the window examined at the knee is named.
 // VU-pool saturation needs no help: the analysis reads dropped iterations
 // from the timeline and tells a slow target from a small pool.
-func blameSaturatedAgents(res *analysis.Result, agents *coord.AgentsSummary, saturatedEvents []events.Event) {
+func blameSaturatedAgents(res *analysis.Result, agents *results.AgentsSummary, saturatedEvents []events.Event) {
 	if res.Knee == nil || agents == nil {
 		return
 	}

@@ -435,7 +435,7 @@ func TestRunAnalysisSaturatedAgent(t *testing.T) {
 		TimeMs: start.Add(10 * time.Second).UnixMilli(), Message: "agent a1 is saturated", Fields: map[string]string{"agent": "a1"}}); err != nil {
 		t.Fatal(err)
 	}
-	agents := coord.AgentsSummary{Complete: true, Agents: []coord.AgentSummary{
+	agents := results.AgentsSummary{Complete: true, Agents: []results.AgentSummary{
 		{Name: "a1", Hostname: "gen-1", Outcome: "done", Saturated: true, SaturationReason: "CPU at 97% of 1 cores for 3s"},
 		{Name: "a2", Hostname: "gen-2", Outcome: "done"},
 	}}
@@ -456,8 +456,8 @@ func TestRunAnalysisSaturatedAgent(t *testing.T) {
 // generator's.
 func TestBlameSaturatedAgents(t *testing.T) {
 	const knee = 1_700_000_100
-	cpu := coord.AgentSummary{Name: "a1", Hostname: "h1", Saturated: true, SaturationReason: "CPU at 95% of 2 cores for 3s"}
-	pool := coord.AgentSummary{Name: "a2", Hostname: "h2", Saturated: true, SaturationReason: "12 iterations dropped at 10:00:00: every VU of the pool was busy"}
+	cpu := results.AgentSummary{Name: "a1", Hostname: "h1", Saturated: true, SaturationReason: "CPU at 95% of 2 cores for 3s"}
+	pool := results.AgentSummary{Name: "a2", Hostname: "h2", Saturated: true, SaturationReason: "12 iterations dropped at 10:00:00: every VU of the pool was busy"}
 	at := func(name string, unix int64) events.Event {
 		return events.Event{Kind: coord.KindAgentSaturated, TimeMs: unix * 1000, Fields: map[string]string{"agent": name}}
 	}
@@ -465,18 +465,18 @@ func TestBlameSaturatedAgents(t *testing.T) {
 	tests := []struct {
 		name      string
 		knee      bool
-		agents    []coord.AgentSummary
+		agents    []results.AgentSummary
 		events    []events.Event
 		limit     *analysis.Limit
 		generator bool
 	}{
 		{"no agents section", true, nil, nil, targetLimit, false},
-		{"no knee", false, []coord.AgentSummary{cpu}, nil, nil, false},
-		{"CPU-saturated before the knee", true, []coord.AgentSummary{cpu}, []events.Event{at("a1", knee-5)}, targetLimit, true},
-		{"CPU-saturated, time unknown", true, []coord.AgentSummary{cpu}, nil, targetLimit, true},
-		{"CPU-saturated within the window", true, []coord.AgentSummary{cpu}, []events.Event{at("a1", knee+6)}, targetLimit, true},
-		{"CPU-saturated only after the window", true, []coord.AgentSummary{cpu}, []events.Event{at("a1", knee+30)}, targetLimit, false},
-		{"VU pool only: the analysis judges dropped iterations itself", true, []coord.AgentSummary{pool}, []events.Event{at("a2", knee-5)}, targetLimit, false},
+		{"no knee", false, []results.AgentSummary{cpu}, nil, nil, false},
+		{"CPU-saturated before the knee", true, []results.AgentSummary{cpu}, []events.Event{at("a1", knee-5)}, targetLimit, true},
+		{"CPU-saturated, time unknown", true, []results.AgentSummary{cpu}, nil, targetLimit, true},
+		{"CPU-saturated within the window", true, []results.AgentSummary{cpu}, []events.Event{at("a1", knee+6)}, targetLimit, true},
+		{"CPU-saturated only after the window", true, []results.AgentSummary{cpu}, []events.Event{at("a1", knee+30)}, targetLimit, false},
+		{"VU pool only: the analysis judges dropped iterations itself", true, []results.AgentSummary{pool}, []events.Event{at("a2", knee-5)}, targetLimit, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -484,9 +484,9 @@ func TestBlameSaturatedAgents(t *testing.T) {
 			if tt.knee {
 				res.Knee = &analysis.Knee{Unix: knee}
 			}
-			var as *coord.AgentsSummary
+			var as *results.AgentsSummary
 			if tt.agents != nil {
-				as = &coord.AgentsSummary{Agents: tt.agents}
+				as = &results.AgentsSummary{Agents: tt.agents}
 			}
 			blameSaturatedAgents(&res, as, tt.events)
 			got := res.Limit != nil && res.Limit.Generator
