@@ -298,10 +298,11 @@ func Decide(p *ServicePolicy, h *History, in Input) Decision {
 	case stabilised < recommended && recommended > in.Current:
 		limited = fmt.Sprintf("scale-up stabilisation window %s (lowest recommendation in it: %d)", p.ScaleUp.Stabilization, upRec)
 	case stabilised > recommended && recommended < in.Current:
-		limited = fmt.Sprintf("scale-down stabilisation window %s (highest recommendation in it: %d)", p.ScaleDown.Stabilization, downRec)
+		spans := ""
 		if p.ScaleDown.FromMeasurements {
-			limited = fmt.Sprintf("scale-down stabilisation window %s of measurements (highest recommendation from them: %d)", p.ScaleDown.Stabilization, downRec)
+			spans = " of measurements"
 		}
+		limited = fmt.Sprintf("scale-down stabilisation window %s%s (highest recommendation in it: %d)", p.ScaleDown.Stabilization, spans, downRec)
 	}
 
 	// Step limits and bounds (HPA convertDesiredReplicasWithBehaviorRate).
