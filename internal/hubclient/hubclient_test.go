@@ -66,18 +66,31 @@ func makeSecond(t int64, n int64) *results.Second {
 
 func getData(t *testing.T, url string, out any) {
 	t.Helper()
+	if found := getDataIfFound(t, url, out); !found {
+		t.Fatalf("GET %s: 404", url)
+	}
+}
+
+// getDataIfFound is getData that reports a 404 (a run the client is still
+// registering in the background) instead of failing.
+func getDataIfFound(t *testing.T, url string, out any) bool {
+	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusNotFound {
+		return false
+	}
 	var env struct {
 		Data json.RawMessage `json:"data"`
 	}
 	if resp.StatusCode != 200 || json.Unmarshal(b, &env) != nil || json.Unmarshal(env.Data, out) != nil {
 		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
 	}
+	return true
 }
 
 func TestReportRunLive(t *testing.T) {
@@ -107,8 +120,9 @@ func TestReportRunLive(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	var v runs.View
 	for time.Now().Before(deadline) {
-		getData(t, url+"/api/v1/runs/"+run.ID(), &v)
-		if v.Totals.Requests == requests {
+		// StartRun registers the run in the background: not found yet is
+		// not an error.
+		if getDataIfFound(t, url+"/api/v1/runs/"+run.ID(), &v) && v.Totals.Requests == requests {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
