@@ -36,6 +36,7 @@ export class RunAgentsPanel {
   private stopping = false;
   private readonly outcome = h('p', { class: 'stop-outcome', role: 'status' });
   private readonly tokenInput: HTMLInputElement;
+  private stopKey = ''; // what the stop box shows now (see renderStop)
 
   constructor(
     private readonly app: App,
@@ -146,6 +147,11 @@ export class RunAgentsPanel {
   private renderStop(): void {
     const d = this.data;
     if (!d) return;
+    // The rows refresh every second; rebuilding the stop box with them
+    // would take the focus (and what is being typed) from the token input.
+    const key = [d.state, d.agents.length, this.confirming, this.stopping, this.needsToken(), this.outcome.textContent !== ''].join('|');
+    if (key === this.stopKey) return;
+    this.stopKey = key;
     if (!activeStates.has(d.state) && !this.stopping) {
       // The outcome of a stop stays in view after the run ended.
       replace(this.stopBox, this.outcome.textContent ? this.outcome : null);
